@@ -1,0 +1,1 @@
+"""telucodec: a neural speech codec for Telugu."""

@@ -1,0 +1,84 @@
+"""Audio I/O: any file soundfile reads, converted to 16 kHz mono float32 in [-1, 1].
+
+No torchaudio: soundfile decodes, soxr resamples. Writes are atomic (temp file + rename)
+so an interrupted run never leaves a half-written file where the user expects a good one.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .errors import TeluCodecError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64")
+
+
+def to_mono_16k(wav: np.ndarray, sample_rate: int, target_rate: int = 16000) -> np.ndarray:
+    """Down-mix (frames, channels) or (frames,) audio to mono, resample, clip to [-1, 1].
+
+    Returns float32 of shape (samples,).
+    """
+    wav = np.asarray(wav, dtype=np.float32)
+    if wav.ndim == 2:
+        wav = wav.mean(axis=1)
+    if sample_rate != target_rate:
+        wav = soxr.resample(wav, sample_rate, target_rate, quality="HQ").astype(np.float32)
+    return np.clip(wav, -1.0, 1.0)
+
+
+def load_audio(path: str | os.PathLike, target_rate: int = 16000) -> np.ndarray:
+    """Read an audio file as float32 mono at ``target_rate``, clipped to [-1, 1].
+
+    Raises TeluCodecError naming the file when it is missing, unreadable, empty or not finite.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise TeluCodecError(f"{path}: no such file")
+    if path.is_dir():
+        raise TeluCodecError(f"{path}: is a folder, not an audio file")
+    try:
+        wav, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises several types for unreadable input
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TeluCodecError(f"{path}: cannot read audio ({reason})") from None
+    if wav.shape[0] == 0:
+        raise TeluCodecError(f"{path}: audio is empty")
+    if not np.isfinite(wav).all():
+        raise TeluCodecError(f"{path}: audio contains NaN or infinite samples")
+    return to_mono_16k(wav, sample_rate, target_rate)
+
+
+def find_audio_files(root: str | os.PathLike) -> list[Path]:
+    """All audio files under ``root`` (recursively), sorted by path for determinism."""
+    root = Path(root)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+
+
+def atomic_write(path: str | os.PathLike, write_fn) -> None:
+    """Call ``write_fn(tmp_path)`` then rename the temp file onto ``path``.
+
+    The temp file lives in the destination folder so the rename is atomic; on any failure
+    it is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write_fn(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_wav(path: str | os.PathLike, wav: np.ndarray, sample_rate: int = 16000) -> None:
+    """Write float audio in [-1, 1] as 16-bit PCM WAV, atomically."""
+    wav = np.clip(np.asarray(wav, dtype=np.float32).reshape(-1), -1.0, 1.0)
+    atomic_write(path, lambda tmp: sf.write(tmp, wav, sample_rate, subtype="PCM_16", format="WAV"))
