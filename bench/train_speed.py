@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Training throughput per model preset on this machine.
+
+For each preset: audio-seconds processed per wall-second, steps/s and peak resident memory of a
+training step (forward, losses, backward, optimiser) on batches of speech-like audio. Each preset
+runs in its own process so peak memory is its own.
+
+    python bench/train_speed.py [--presets seed small tiny] [--batch_size 16] [--segment_seconds 1]
+                                [--steps 10] [--threads 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+
+def measure(preset_name: str, batch: int, segment: float, steps: int, threads: int) -> dict:
+    import numpy as np
+    import torch
+
+    from telucodec.config import LossConfig, preset
+    from telucodec.losses import CodecLoss
+    from telucodec.model import TeluCodec
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    cfg = preset(preset_name)
+    model = TeluCodec(cfg)
+    loss_fn = CodecLoss(LossConfig(), cfg.sample_rate)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+    n = int(segment * cfg.sample_rate)
+    t = torch.arange(n) / cfg.sample_rate
+    f0 = torch.linspace(100, 250, batch)[:, None]
+    wav = (0.3 * torch.sin(2 * torch.pi * f0 * t) * torch.sin(2 * torch.pi * 3 * t) ** 2)[:, None]
+
+    def step() -> None:
+        out = model(wav)
+        loss = loss_fn(out.audio, wav, out.commit_loss)["total"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step()   # warm-up: k-means init and allocator growth are not steady-state cost
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    elapsed = time.perf_counter() - started
+    return {
+        "preset": preset_name, "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+        "kbps": cfg.kbps(), "threads": threads, "batch": f"{batch} x {segment:g} s",
+        "audio_sec_per_sec": steps * batch * segment / elapsed, "steps_per_sec": steps / elapsed,
+        "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", default=["seed", "small", "tiny"])
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--segment_seconds", type=float, default=1.0)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--one", help=argparse.SUPPRESS)   # internal: measure one preset, print JSON
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one, args.batch_size, args.segment_seconds, args.steps, args.threads)))
+        return
+    rows = []
+    for name in args.presets:
+        cmd = [sys.executable, __file__, "--one", name, "--batch_size", str(args.batch_size),
+               "--segment_seconds", str(args.segment_seconds), "--steps", str(args.steps), "--threads", str(args.threads)]
+        rows.append(json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout))
+    header = "| preset | params (M) | kbps | threads | batch | audio-s / s | steps / s | peak RSS (MB) |"
+    print(header)
+    print("|---" * (header.count("|") - 1) + "|")
+    for r in rows:
+        print(f"| {r['preset']} | {r['params_M']:.2f} | {r['kbps']:g} | {r['threads']} | {r['batch']} | "
+              f"{r['audio_sec_per_sec']:.1f} | {r['steps_per_sec']:.2f} | {r['peak_rss_MB']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

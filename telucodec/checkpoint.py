@@ -1,0 +1,44 @@
+"""Checkpoints: written atomically, holding everything needed to resume or to rebuild the model."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .audio import atomic_write
+from .config import TrainConfig
+from .errors import TeluCodecError
+from .model import TeluCodec
+
+LAST, BEST = "last.pt", "best.pt"
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
+    """``torch.save`` to a temp file and rename: a kill mid-write never leaves a broken checkpoint."""
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Load a checkpoint dict (on CPU); a clear error for missing or broken files."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / LAST
+    if not path.is_file():
+        raise TeluCodecError(f"{path}: no such checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise TeluCodecError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or "config" not in state or "model" not in state:
+        raise TeluCodecError(f"{path}: not a telucodec checkpoint (no config or model)")
+    return state
+
+
+def model_from_checkpoint(path: str | os.PathLike) -> tuple[TeluCodec, TrainConfig]:
+    """Rebuild the model (eval mode, CPU) from a checkpoint file or a training folder."""
+    state = read_checkpoint(path)
+    config = TrainConfig.from_dict(state["config"])
+    model = TeluCodec(config.model)
+    model.load_state_dict(state["model"])
+    return model.eval(), config

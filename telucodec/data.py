@@ -1,0 +1,134 @@
+"""Training data: scan a folder tree, skip bad files (counted, named), cut random segments.
+
+Every random choice is a function of (seed, epoch, position), not of a global RNG, so a resumed
+run draws exactly the batches the uninterrupted run would have, with any number of workers.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from .audio import find_audio_files, load_audio
+from .errors import TeluCodecError
+
+log = logging.getLogger("telucodec")
+
+
+@dataclass
+class ScanResult:
+    clips: list[np.ndarray] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)   # path -> reason
+
+
+def check_clip(wav: np.ndarray, min_samples: int, silence_threshold: float) -> str | None:
+    """Why a decoded clip is unusable for training, or None when it is fine."""
+    if len(wav) == 0:
+        return "empty"
+    if len(wav) < min_samples:
+        return f"shorter than a segment ({len(wav)} < {min_samples} samples)"
+    if float(np.max(np.abs(wav))) < silence_threshold:
+        return "silent"
+    return None
+
+
+def scan_files(paths: list[Path], sample_rate: int, min_samples: int, silence_threshold: float) -> ScanResult:
+    """Load every file once (16 kHz mono float32), keeping the usable ones in memory.
+
+    Unreadable, empty, NaN-filled, silent and too-short files are skipped with a warning naming
+    the file; ``skipped`` counts them.
+    """
+    result = ScanResult()
+    for path in paths:
+        try:
+            wav = load_audio(path, sample_rate)
+            reason = check_clip(wav, min_samples, silence_threshold)
+        except TeluCodecError as exc:
+            wav, reason = None, str(exc).split(": ", 1)[-1]
+        if reason:
+            log.warning("skipping %s: %s", path, reason)
+            result.skipped[str(path)] = reason
+            continue
+        result.clips.append(wav)
+        result.paths.append(path)
+    return result
+
+
+def is_validation_file(path: Path, root: Path, fraction: float) -> bool:
+    """Deterministic split by a hash of the path relative to ``root``."""
+    digest = hashlib.md5(str(path.relative_to(root)).encode()).digest()
+    return int.from_bytes(digest[:4], "little") / 2**32 < fraction
+
+
+def split_files(data_dir: Path, val_dir: Path | None, fraction: float) -> tuple[list[Path], list[Path]]:
+    """(train files, validation files): ``val_dir`` if given, else a hashed split of ``data_dir``."""
+    for folder in (data_dir, val_dir):
+        if folder is not None and not folder.is_dir():
+            raise TeluCodecError(f"{folder}: no such folder")
+    files = find_audio_files(data_dir)
+    if not files:
+        raise TeluCodecError(f"{data_dir}: no audio files found")
+    if val_dir is not None:
+        return files, find_audio_files(val_dir)
+    val = [p for p in files if is_validation_file(p, data_dir, fraction)]
+    if not val and len(files) > 1:
+        val = files[-1:]  # tiny corpora: keep at least one validation file
+    train = [p for p in files if p not in set(val)]
+    return train, val
+
+
+class SegmentDataset(Dataset):
+    """Fixed-length random segments of in-memory clips; item ``i`` of epoch ``e`` is deterministic.
+
+    Each item picks a clip uniformly at random (so long files are not over-weighted by count) and
+    an offset within it, from a generator seeded by (seed, epoch, i).
+    """
+
+    def __init__(self, clips: list[np.ndarray], segment_samples: int, items_per_epoch: int, seed: int):
+        self.clips = clips
+        self.segment = segment_samples
+        self.items = items_per_epoch
+        self.seed = seed
+        self.epoch = 0
+        # weight clips by length: every second of audio is equally likely to be drawn
+        lengths = np.array([len(c) for c in clips], dtype=np.float64)
+        self.weights = lengths / lengths.sum()
+
+    def __len__(self) -> int:
+        return self.items
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        clip = self.clips[rng.choice(len(self.clips), p=self.weights)]
+        start = int(rng.integers(0, len(clip) - self.segment + 1))
+        return torch.from_numpy(clip[start : start + self.segment].copy())[None]
+
+
+class EpochSampler(Sampler[int]):
+    """Indices 0..n-1 in order, sharded across ranks, starting after ``skip`` of this rank's items.
+
+    Order is irrelevant (the dataset randomises per item), so sharding is a strided slice and
+    resuming mid-epoch is a skip.
+    """
+
+    def __init__(self, n: int, rank: int = 0, world_size: int = 1):
+        self.n, self.rank, self.world = n, rank, world_size
+        self.skip = 0
+
+    def __iter__(self):
+        return iter(range(self.rank + self.skip * self.world, self.n, self.world))
+
+    def __len__(self) -> int:
+        return max(0, len(range(self.rank, self.n, self.world)) - self.skip)
+
+
+def validation_clips(clips: list[np.ndarray], sample_rate: int, seconds: float, max_files: int) -> list[np.ndarray]:
+    """The first ``seconds`` of up to ``max_files`` clips: a fixed validation set."""
+    n = int(seconds * sample_rate)
+    return [c[:n] for c in clips[:max_files]]

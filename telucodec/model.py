@@ -1,0 +1,52 @@
+"""The codec: encoder -> residual VQ -> decoder."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+from .quantizer import ResidualVQ
+from .seanet import Decoder, Encoder
+
+
+@dataclass
+class CodecOutput:
+    audio: torch.Tensor        # (B, 1, L) reconstruction in [-1, 1]
+    codes: torch.Tensor        # (B, n_q, T) int64
+    commit_loss: torch.Tensor  # scalar
+    n_q: torch.Tensor          # (B,) quantizers used per example
+
+
+class TeluCodec(nn.Module):
+    """Neural speech codec at ``cfg.sample_rate`` with a latent every ``cfg.hop_length`` samples."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.quantizer = ResidualVQ(cfg.latent_dim, cfg.quantizer)
+        self.decoder = Decoder(cfg)
+
+    def _pad(self, wav: torch.Tensor) -> torch.Tensor:
+        return F.pad(wav, (0, (-wav.shape[-1]) % self.cfg.hop_length))
+
+    def forward(self, wav: torch.Tensor, n_q: int | None = None) -> CodecOutput:
+        """Reconstruct ``wav`` (B, 1, L); trains the codebooks when in training mode."""
+        length = wav.shape[-1]
+        latent = self.encoder(self._pad(wav.clamp(-1, 1)))
+        q = self.quantizer(latent, n_q)
+        audio = self.decoder(q.quantized)[..., :length]
+        return CodecOutput(audio, q.codes, q.commit_loss, q.n_q)
+
+    @torch.no_grad()
+    def encode(self, wav: torch.Tensor, n_q: int | None = None) -> torch.Tensor:
+        """Codes (B, n_q, ceil(L / hop)) int64 for ``wav`` (B, 1, L) at ``cfg.sample_rate``."""
+        return self.quantizer.encode(self.encoder(self._pad(wav.clamp(-1, 1))), n_q)
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Waveform (B, 1, T * hop) in [-1, 1] from codes (B, n_q, T)."""
+        return self.decoder(self.quantizer.decode(codes))

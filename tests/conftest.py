@@ -1,0 +1,49 @@
+"""Shared test helpers: tiny configs and generated speech-like audio (fixed seeds)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from telucodec.config import ModelConfig, _from_dict
+
+
+def voiced_clip(seconds: float, f0: float = 140.0, seed: int = 0, sr: int = 16000) -> np.ndarray:
+    """A harmonic, amplitude-modulated tone with a little noise: speech-like enough for a codec test."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    pitch = f0 * (1 + 0.05 * np.sin(2 * np.pi * 0.7 * t))
+    phase = 2 * np.pi * np.cumsum(pitch) / sr
+    wav = sum(np.sin(k * phase + k) / k for k in range(1, 8))
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2
+    return (0.25 * wav * envelope + 0.005 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def tiny_model_config(**quantizer) -> ModelConfig:
+    q = {"n_q": 4, "codebook_size": 64, "kmeans_iters": 2, **quantizer}
+    return _from_dict(ModelConfig, {"channels": 8, "max_channels": 32, "latent_dim": 16,
+                                     "strides": [2, 4, 5, 2], "quantizer": q})
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
+@pytest.fixture
+def clip_dir(tmp_path):
+    """Six 1.5 s clips in assorted formats, rates and channel counts."""
+    root = tmp_path / "data"
+    (root / "sub").mkdir(parents=True)
+    for i in range(6):
+        wav = voiced_clip(1.5, f0=110 + 15 * i, seed=i)
+        if i % 3 == 0:
+            sf.write(root / f"clip{i}.wav", wav, 16000)
+        elif i % 3 == 1:
+            sf.write(root / "sub" / f"clip{i}.flac", np.stack([wav, wav], 1), 16000)
+        else:
+            import soxr
+            sf.write(root / f"clip{i}.ogg", soxr.resample(wav, 16000, 22050), 22050)
+    return root

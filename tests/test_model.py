@@ -1,0 +1,93 @@
+"""Model shape contracts, bounded output, FP32 spectral losses, and that it can learn at all."""
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_model_config, voiced_clip
+from telucodec import metrics
+from telucodec.config import LossConfig, ModelConfig, preset
+from telucodec.losses import CodecLoss, MultiResolutionSTFTLoss, MultiScaleMelLoss
+from telucodec.model import TeluCodec
+
+
+@pytest.mark.parametrize("length", [80, 1000, 16000, 16037])
+def test_lengths_and_code_shapes(length):
+    model = TeluCodec(tiny_model_config()).eval()
+    wav = torch.randn(2, 1, length) * 0.1
+    codes = model.encode(wav)
+    frames = -(-length // 80)
+    assert codes.shape == (2, 4, frames) and codes.dtype == torch.int64
+    assert model.decode(codes).shape == (2, 1, frames * 80)
+    assert model(wav).audio.shape == wav.shape
+
+
+def test_seed_preset_is_the_design_notes_codec():
+    cfg = preset("seed")
+    assert cfg.hop_length == 80 and cfg.frame_rate == 200
+    assert cfg.quantizer.n_q == 8 and cfg.quantizer.codebook_size == 1024
+    assert cfg.quantizer.ema_decay == 0.99
+    assert cfg.kbps() == 16.0 and cfg.kbps(3) == 6.0
+
+
+def test_output_stays_in_range_for_inputs_far_outside_it():
+    model = TeluCodec(tiny_model_config())
+    wav = torch.randn(2, 1, 4000) * 50          # peaks far beyond [-1, 1]
+    out = model(wav).audio
+    assert out.abs().max() <= 1.0
+    model.eval()
+    assert model.decode(model.encode(wav)).abs().max() <= 1.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_spectral_losses_are_finite_for_half_precision_inputs(dtype):
+    target = torch.from_numpy(voiced_clip(0.5))[None].to(dtype)
+    pred = (target.float() * 0.5).to(dtype)
+    quiet = torch.zeros_like(target)             # log of near-zero magnitudes must not blow up
+    for loss in (MultiResolutionSTFTLoss((256, 512)), MultiScaleMelLoss((512,), 40, 16000)):
+        for p in (pred, quiet):
+            value = loss(p, target)
+            assert value.dtype == torch.float32 and torch.isfinite(value)
+
+
+def test_total_loss_under_cpu_autocast_is_finite_and_has_gradient():
+    model = TeluCodec(tiny_model_config())
+    wav = torch.from_numpy(voiced_clip(0.5))[None, None]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(wav)
+    losses = CodecLoss(LossConfig(), 16000)(out.audio, wav, out.commit_loss)
+    assert torch.isfinite(losses["total"])
+    losses["total"].backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_tiny_model_overfits_one_clip_to_positive_snr():
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    clip = voiced_clip(0.5)
+    wav = torch.from_numpy(clip)[None, None]
+    model = TeluCodec(tiny_model_config())
+    loss_fn = CodecLoss(LossConfig(stft_weight=0, mel_weight=0), 16000)   # waveform L1 + MSE
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    before = metrics.snr(clip, model.eval().decode(model.encode(wav))[0, 0].numpy())
+    model.train()
+    for _ in range(250):
+        out = model(wav)
+        loss = loss_fn(out.audio, wav, out.commit_loss)["total"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    after = metrics.snr(clip, model.decode(model.encode(wav))[0, 0].numpy())
+    assert before < 1.0 and after > 8.0, (before, after)
+
+
+def test_causal_model_output_does_not_depend_on_the_future():
+    cfg = tiny_model_config()
+    cfg.causal = True
+    model = TeluCodec(cfg).eval()
+    wav = torch.randn(1, 1, 3200) * 0.1
+    changed = wav.clone()
+    changed[..., 1600:] = torch.randn(1, 1, 1600) * 0.1
+    a, b = model.decode(model.encode(wav)), model.decode(model.encode(changed))
+    assert torch.equal(a[..., :1600], b[..., :1600])
+    assert not torch.equal(a[..., 1600:], b[..., 1600:])

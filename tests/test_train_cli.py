@@ -1,0 +1,119 @@
+"""The training command, driven through its CLI: epochs, resume (exact), bad files, bad flags."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from conftest import voiced_clip
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ["--preset", "tiny", "--batch_size", "4", "--segment_seconds", "0.25", "--learning_rate", "1e-3",
+        "--num_workers", "0", "--threads", "1", "--seed", "3"]
+
+
+def run_train(*args, entry=("train_codec.py",)):
+    cmd = [sys.executable, *[str(ROOT / e) if e.endswith(".py") else e for e in entry], *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def test_trains_two_epochs_reports_and_resumes(clip_dir, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    first = run_train("--data_dir", clip_dir, "--checkpoint_dir", ckpt, "--experiment_name", "exp",
+                      "--num_epochs", 2, *BASE)
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
+    assert out.count("validation (") == 2 and "SNR" in out and "SI-SDR" in out and "PESQ-WB" in out
+    assert "output range [" in out and "codebooks: q1" in out and "audio-s/s" in out
+    run = ckpt / "exp"
+    assert (run / "last.pt").is_file() and (run / "best.pt").is_file() and list((run / "tb").iterdir())
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [0, 1]
+    assert np.isfinite(records[-1]["val"]["snr"]) and 0 < records[-1]["val"]["stoi"] <= 1
+    # the same command with more epochs continues where it stopped
+    again = run_train("--data_dir", clip_dir, "--checkpoint_dir", ckpt, "--experiment_name", "exp",
+                      "--num_epochs", 3, *BASE, entry=("-m", "telucodec.cli", "train"))
+    assert again.returncode == 0, again.stderr
+    assert "resuming" in again.stdout and again.stdout.count("validation (") == 1
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [0, 1, 2]
+
+
+def test_resume_is_exact(clip_dir, tmp_path):
+    common = ["--data_dir", clip_dir, "--num_epochs", 5, "--save_every", 1000, *BASE]
+    straight = run_train(*common, "--checkpoint_dir", tmp_path / "a", "--max_steps", 12)
+    half = run_train(*common, "--checkpoint_dir", tmp_path / "b", "--max_steps", 6)
+    resumed = run_train(*common, "--checkpoint_dir", tmp_path / "b", "--max_steps", 12)
+    for result in (straight, half, resumed):
+        assert result.returncode == 0, result.stderr
+    assert "resuming" in resumed.stdout
+    a = torch.load(tmp_path / "a" / "telucodec" / "last.pt", weights_only=False)
+    b = torch.load(tmp_path / "b" / "telucodec" / "last.pt", weights_only=False)
+    assert a["step"] == b["step"] == 12
+    for key, value in a["model"].items():   # weights and EMA codebooks alike
+        assert torch.equal(value, b["model"][key]), key
+    assert a["optimizer"]["state"].keys() == b["optimizer"]["state"].keys()
+
+
+def test_bad_files_are_skipped_and_counted(clip_dir, tmp_path):
+    (clip_dir / "empty.wav").write_bytes(b"")
+    (clip_dir / "notaudio.wav").write_text("hello")
+    sf.write(clip_dir / "silent.wav", np.zeros(16000, dtype=np.float32), 16000)
+    sf.write(clip_dir / "short.wav", voiced_clip(0.05), 16000)
+    nan = voiced_clip(1.0)
+    nan[100:200] = np.nan
+    sf.write(clip_dir / "nan.wav", nan, 16000, subtype="FLOAT")
+    result = run_train("--data_dir", clip_dir, "--checkpoint_dir", tmp_path, "--num_epochs", 1,
+                       "--val_dir", clip_dir / "sub", *BASE)
+    assert result.returncode == 0, result.stderr
+    assert "5 file(s) skipped" in result.stdout
+    for name, reason in [("empty.wav", ""), ("notaudio.wav", "cannot read"), ("silent.wav", "silent"),
+                         ("short.wav", "shorter than a segment"), ("nan.wav", "NaN")]:
+        assert any(name in line and reason in line for line in result.stderr.splitlines()), name
+
+
+def test_nothing_usable_is_a_one_line_error(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "bad.wav").write_text("nope")
+    result = run_train("--data_dir", tmp_path / "d", "--checkpoint_dir", tmp_path / "c", *BASE)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("telucodec: error:")
+    assert "no usable training audio" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_flags_and_folders_exit_2_without_traceback(clip_dir, tmp_path):
+    cases = [
+        ["--data_dir", tmp_path / "missing", "--checkpoint_dir", tmp_path],
+        ["--data_dir", clip_dir, "--checkpoint_dir", tmp_path, "--batch_size", "0"],
+        ["--data_dir", clip_dir, "--checkpoint_dir", tmp_path, "--batch_size", "many"],
+        ["--data_dir", clip_dir, "--checkpoint_dir", tmp_path, "--precision", "fp16"],
+        ["--checkpoint_dir", tmp_path],
+    ]
+    for args in cases:
+        result = run_train(*args, "--preset", "tiny")
+        assert result.returncode == 2, (args, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("telucodec: error:"), (args, result.stderr)
+
+
+def test_no_resume_refuses_to_overwrite_and_low_lr_warns(clip_dir, tmp_path):
+    args = ["--data_dir", clip_dir, "--checkpoint_dir", tmp_path, "--max_steps", 1, *BASE]
+    first = run_train(*args, "--learning_rate", "1e-5")
+    assert first.returncode == 0 and "usual range is 1e-4 to 3e-4" in first.stderr
+    before = (tmp_path / "telucodec" / "last.pt").read_bytes()
+    refused = run_train(*args, "--no_resume")
+    assert refused.returncode == 2 and "a checkpoint exists" in refused.stderr
+    assert (tmp_path / "telucodec" / "last.pt").read_bytes() == before
+
+
+def test_config_file_sets_the_tree(clip_dir, tmp_path):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("model:\n  latent_dim: 6\n  quantizer:\n    n_q: 2\nloss:\n  mel_weight: 0.5\n")
+    result = run_train("--data_dir", clip_dir, "--checkpoint_dir", tmp_path, "--config", cfg, "--max_steps", 1, *BASE)
+    assert result.returncode == 0, result.stderr
+    state = torch.load(tmp_path / "telucodec" / "last.pt", weights_only=False)
+    assert state["config"]["model"]["latent_dim"] == 6 and state["config"]["model"]["quantizer"]["n_q"] == 2
+    assert state["config"]["loss"]["mel_weight"] == 0.5 and state["config"]["batch_size"] == 4
