@@ -31,10 +31,12 @@ def to_mono_16k(wav: np.ndarray, sample_rate: int, target_rate: int = 16000) -> 
     return np.clip(wav, -1.0, 1.0)
 
 
-def load_audio(path: str | os.PathLike, target_rate: int = 16000) -> np.ndarray:
+def load_audio(path: str | os.PathLike, target_rate: int = 16000, block_seconds: float = 30.0) -> np.ndarray:
     """Read an audio file as float32 mono at ``target_rate``, clipped to [-1, 1].
 
-    Raises TeluCodecError naming the file when it is missing, unreadable, empty or not finite.
+    Decodes and resamples block by block, so memory stays near the size of the output even for
+    hour-long multichannel files at high rates. Raises TeluCodecError naming the file when it is
+    missing, unreadable, empty or not finite.
     """
     path = Path(path)
     if not path.exists():
@@ -42,15 +44,32 @@ def load_audio(path: str | os.PathLike, target_rate: int = 16000) -> np.ndarray:
     if path.is_dir():
         raise TeluCodecError(f"{path}: is a folder, not an audio file")
     try:
-        wav, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:
+            rate, frames = f.samplerate, f.frames
+            resampler = soxr.ResampleStream(rate, target_rate, 1, dtype="float32", quality="HQ")
+            out = np.empty(int(frames * target_rate / rate) + 16, dtype=np.float32)
+            filled = 0
+            block = max(1, int(block_seconds * rate))
+            while True:
+                data = f.read(block, dtype="float32", always_2d=True)
+                last = len(data) < block
+                if not np.isfinite(data).all():
+                    raise TeluCodecError(f"{path}: audio contains NaN or infinite samples")
+                chunk = data.mean(axis=1) if rate == target_rate else resampler.resample_chunk(data.mean(axis=1), last=last)
+                if filled + len(chunk) > len(out):   # some headers under-report their length
+                    out = np.concatenate([out[:filled], np.empty(len(chunk) + len(out) // 2, dtype=np.float32)])
+                out[filled : filled + len(chunk)] = chunk
+                filled += len(chunk)
+                if last:
+                    break
+    except TeluCodecError:
+        raise
     except Exception as exc:  # soundfile raises several types for unreadable input
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise TeluCodecError(f"{path}: cannot read audio ({reason})") from None
-    if wav.shape[0] == 0:
+    if filled == 0:
         raise TeluCodecError(f"{path}: audio is empty")
-    if not np.isfinite(wav).all():
-        raise TeluCodecError(f"{path}: audio contains NaN or infinite samples")
-    return to_mono_16k(wav, sample_rate, target_rate)
+    return np.clip(out[:filled], -1.0, 1.0)
 
 
 def find_audio_files(root: str | os.PathLike) -> list[Path]:

@@ -30,8 +30,13 @@ class QuantizerConfig:
 
 @dataclass
 class ModelConfig:
-    """SEANet-style convolutional codec; the hop is the product of the strides."""
+    """The codec's architecture. The hop (samples per latent frame) is the product of the strides.
 
+    ``architecture``: "seanet" (strided convs down, transposed convs up, post-net conv + Tanh) or
+    "frame" (STFT with that hop -> ConvNeXt blocks -> iSTFT + Tanh; uses frame_dim / frame_blocks).
+    """
+
+    architecture: str = "seanet"
     sample_rate: int = 16000
     channels: int = 32                # first encoder stage; doubled after every stride
     max_channels: int = 512
@@ -39,7 +44,9 @@ class ModelConfig:
     latent_dim: int = 128
     residual_layers: int = 1          # dilated residual units per stage (dilations 1, 3, 9, ...)
     kernel_size: int = 7
-    causal: bool = False
+    causal: bool = False              # seanet only: no output depends on future input
+    frame_dim: int = 256
+    frame_blocks: int = 8
     quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
 
     @property
@@ -173,6 +180,11 @@ def load_config_file(path: str | Path) -> dict:
 PRESETS: dict[str, dict] = {
     "seed": {},
     "small": {"channels": 16, "max_channels": 256, "latent_dim": 64},
+    # frame-rate model at 100 Hz: 16 quantizers x 1 kbps, so 1-16 kbps in 1 kbps steps
+    "frame": {
+        "architecture": "frame", "strides": (160,), "latent_dim": 64, "frame_blocks": 6,
+        "quantizer": {"n_q": 16, "dropout_prob": 0.5},
+    },
     "tiny": {
         "channels": 4, "max_channels": 16, "latent_dim": 8,
         "quantizer": {"n_q": 4, "codebook_size": 64, "kmeans_iters": 2},

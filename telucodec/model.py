@@ -8,8 +8,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
+from .frame import FrameDecoder, FrameEncoder
 from .quantizer import ResidualVQ
 from .seanet import Decoder, Encoder
+
+ARCHITECTURES = {"seanet": (Encoder, Decoder), "frame": (FrameEncoder, FrameDecoder)}
 
 
 @dataclass
@@ -26,9 +29,10 @@ class TeluCodec(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.encoder = Encoder(cfg)
+        encoder, decoder = ARCHITECTURES[cfg.architecture]
+        self.encoder = encoder(cfg)
         self.quantizer = ResidualVQ(cfg.latent_dim, cfg.quantizer)
-        self.decoder = Decoder(cfg)
+        self.decoder = decoder(cfg)
 
     def _pad(self, wav: torch.Tensor) -> torch.Tensor:
         return F.pad(wav, (0, (-wav.shape[-1]) % self.cfg.hop_length))

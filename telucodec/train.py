@@ -98,6 +98,9 @@ def validate_config(config: TrainConfig) -> None:
          "--segment_seconds is shorter than one codec frame"),
         (config.num_workers >= 0, "--num_workers must be >= 0"),
         (config.log_every >= 1 and config.save_every >= 1, "--log_every and --save_every must be >= 1"),
+        (config.model.architecture in ("seanet", "frame"), "model.architecture must be 'seanet' or 'frame'"),
+        (not (config.model.causal and config.model.architecture == "frame"),
+         "model.causal is only available for the seanet architecture"),
     ]
     for ok, message in checks:
         if not ok:

@@ -1,0 +1,229 @@
+"""The user-facing codec: load a trained model, turn audio into codes, bytes and back.
+
+    import telucodec
+    codec = telucodec.load()                      # the shipped default model (or a path)
+    codes = codec.encode(wav, 16000, n_q=3)       # int64 (n_q, frames)
+    audio = codec.decode(codes)                   # float32 (samples,)
+    data = codec.compress(wav, 16000, n_q=3)      # .tlc bytes; codec.decompress(data) -> audio
+
+Long inputs are processed in chunks with context on both sides (left only for causal models),
+so memory is bounded and the output matches whole-input processing away from chunk edges.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import to_mono_16k
+from .bitstream import CodecHeader, decode_bytes, encode_bytes
+from .checkpoint import BEST, LAST, model_from_checkpoint
+from .config import ModelConfig, TrainConfig, _from_dict
+from .errors import TeluCodecError
+from .model import TeluCodec
+
+DEFAULT_MODEL = Path(__file__).parent / "assets" / "default.safetensors"
+
+
+def model_id(model: TeluCodec) -> str:
+    """16 hex chars: a hash of the model config and every weight and codebook value."""
+    digest = hashlib.sha256(json.dumps(TrainConfig(model=model.cfg).to_dict()["model"], sort_keys=True).encode())
+    for key, value in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class Codec:
+    """A trained TeluCodec ready for inference (eval mode, no gradients)."""
+
+    def __init__(self, model: TeluCodec, chunk_seconds: float = 10.0, context_seconds: float = 1.0):
+        self.model = model.eval()
+        self.config: ModelConfig = model.cfg
+        self.model_id = model_id(model)
+        self.chunk_frames = max(1, round(chunk_seconds * self.config.frame_rate))
+        self.context_frames = math.ceil(context_seconds * self.config.frame_rate)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        return self.config.hop_length
+
+    @property
+    def max_n_q(self) -> int:
+        return self.config.quantizer.n_q
+
+    @property
+    def codebook_bits(self) -> int:
+        return (self.config.quantizer.codebook_size - 1).bit_length()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def to(self, device: str | torch.device) -> "Codec":
+        self.model.to(device)
+        return self
+
+    def bitrates(self) -> list[tuple[int, float]]:
+        """(n_q, nominal kbps) for every number of quantizers the model offers."""
+        return [(n, self.config.kbps(n)) for n in range(1, self.max_n_q + 1)]
+
+    def n_q_for_kbps(self, kbps: float) -> int:
+        """The most quantizers whose nominal rate does not exceed ``kbps`` (at least one)."""
+        if kbps <= 0:
+            raise TeluCodecError(f"--kbps must be positive, got {kbps:g}")
+        per_quantizer = self.config.kbps(1)
+        return int(min(self.max_n_q, max(1, math.floor(kbps / per_quantizer + 1e-9))))
+
+    def _check_n_q(self, n_q: int | None) -> int:
+        n_q = self.max_n_q if n_q is None else int(n_q)
+        if not 1 <= n_q <= self.max_n_q:
+            raise TeluCodecError(f"n_q must be between 1 and {self.max_n_q}, got {n_q}")
+        return n_q
+
+    # ------------------------------------------------------------------ codes
+    def _prepare(self, wav, sample_rate: int) -> np.ndarray:
+        wav = wav.detach().cpu().numpy() if isinstance(wav, torch.Tensor) else np.asarray(wav)
+        if wav.ndim == 2 and wav.shape[0] < wav.shape[1] and wav.shape[0] <= 8:
+            wav = wav.T                                   # (channels, samples) -> (samples, channels)
+        if wav.ndim not in (1, 2) or wav.shape[0] == 0:
+            raise TeluCodecError(f"expected audio of shape (samples,) or (samples, channels), got {wav.shape}")
+        if not np.isfinite(wav).all():
+            raise TeluCodecError("audio contains NaN or infinite samples")
+        return to_mono_16k(wav, sample_rate, self.sample_rate) if sample_rate != self.sample_rate or wav.ndim == 2 \
+            else np.clip(wav.astype(np.float32), -1, 1)
+
+    def _windows(self, frames: int):
+        """(start, stop, lo, hi): emit frames [start, stop) computed from context window [lo, hi)."""
+        right = 0 if self.config.causal else self.context_frames
+        for start in range(0, frames, self.chunk_frames):
+            stop = min(frames, start + self.chunk_frames)
+            yield start, stop, max(0, start - self.context_frames), min(frames, stop + right)
+
+    @torch.no_grad()
+    def encode(self, wav, sample_rate: int, n_q: int | None = None) -> np.ndarray:
+        """Codes, int64 of shape (n_q, ceil(samples / hop)), for mono or multichannel audio at any rate."""
+        n_q = self._check_n_q(n_q)
+        wav = self._prepare(wav, sample_rate)
+        hop = self.hop_length
+        frames = math.ceil(len(wav) / hop)
+        wav = np.pad(wav, (0, frames * hop - len(wav)))
+        out = np.empty((n_q, frames), dtype=np.int64)
+        for start, stop, lo, hi in self._windows(frames):
+            chunk = torch.from_numpy(wav[lo * hop : hi * hop])[None, None].to(self.device)
+            out[:, start:stop] = self.model.encode(chunk, n_q)[0, :, start - lo : stop - lo].cpu().numpy()
+        return out
+
+    @torch.no_grad()
+    def decode(self, codes, num_samples: int | None = None) -> np.ndarray:
+        """Float32 audio (samples,) in [-1, 1] at ``sample_rate`` from codes (n_q, frames)."""
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or not 1 <= codes.shape[0] <= self.max_n_q:
+            raise TeluCodecError(f"codes must have shape (n_q <= {self.max_n_q}, frames), got {codes.shape}")
+        if codes.size and (codes.min() < 0 or codes.max() >= self.config.quantizer.codebook_size):
+            raise TeluCodecError("codes out of range for this model's codebooks")
+        hop, frames = self.hop_length, codes.shape[1]
+        out = np.empty(frames * hop, dtype=np.float32)
+        codes_t = torch.from_numpy(codes.astype(np.int64))
+        for start, stop, lo, hi in self._windows(frames):
+            audio = self.model.decode(codes_t[None, :, lo:hi].to(self.device))[0, 0].float().cpu().numpy()
+            out[start * hop : stop * hop] = audio[(start - lo) * hop : (stop - lo) * hop]
+        return out[:num_samples] if num_samples is not None else out
+
+    @torch.no_grad()
+    def encode_batch(self, wavs: list, sample_rate: int, n_q: int | None = None) -> list[np.ndarray]:
+        """Encode clips of different lengths in one padded forward pass; codes trimmed per clip.
+
+        Zero padding can change the last few frames of shorter clips slightly (the encoder sees
+        silence past their end instead of nothing), as in other batch codecs.
+        """
+        n_q = self._check_n_q(n_q)
+        clips = [self._prepare(w, sample_rate) for w in wavs]
+        longest = max(len(c) for c in clips)
+        batch = torch.zeros(len(clips), 1, longest)
+        for i, clip in enumerate(clips):
+            batch[i, 0, : len(clip)] = torch.from_numpy(clip)
+        codes = self.model.encode(batch.to(self.device), n_q).cpu().numpy()
+        return [codes[i, :, : math.ceil(len(c) / self.hop_length)] for i, c in enumerate(clips)]
+
+    @torch.no_grad()
+    def decode_batch(self, codes: list[np.ndarray], lengths: list[int] | None = None) -> list[np.ndarray]:
+        """Decode several code arrays (same n_q) in one padded pass; audio trimmed per item."""
+        longest = max(c.shape[1] for c in codes)
+        batch = torch.zeros(len(codes), codes[0].shape[0], longest, dtype=torch.long)
+        for i, c in enumerate(codes):
+            batch[i, :, : c.shape[1]] = torch.from_numpy(np.asarray(c, dtype=np.int64))
+        audio = self.model.decode(batch.to(self.device))[:, 0].float().cpu().numpy()
+        lengths = lengths or [c.shape[1] * self.hop_length for c in codes]
+        return [audio[i, :n] for i, n in enumerate(lengths)]
+
+    # ------------------------------------------------------------------ bytes
+    def header(self, n_q: int, num_samples: int) -> CodecHeader:
+        return CodecHeader(model_id=self.model_id, sample_rate=self.sample_rate, hop_length=self.hop_length,
+                           n_q=n_q, codebook_bits=self.codebook_bits, num_samples=num_samples)
+
+    def compress(self, wav, sample_rate: int, n_q: int | None = None) -> bytes:
+        """A complete ``.tlc`` stream (see docs/FORMAT.md) for the audio."""
+        wav = self._prepare(wav, sample_rate)
+        codes = self.encode(wav, self.sample_rate, n_q)
+        return encode_bytes(codes, self.header(codes.shape[0], len(wav)))
+
+    def decompress(self, data: bytes) -> np.ndarray:
+        """Audio from a ``.tlc`` stream made by this model (FormatError for any other)."""
+        codes, header = decode_bytes(data, expected_model_id=self.model_id)
+        return self.decode(codes, header.num_samples)
+
+
+def save_pretrained(model: TeluCodec, path: str | os.PathLike, half: bool = True) -> None:
+    """Inference weights and config in one safetensors file (fp16 by default), atomically."""
+    from safetensors.torch import save_file
+
+    from .audio import atomic_write
+
+    tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
+               for k, v in model.state_dict().items()}
+    config = json.dumps(TrainConfig(model=model.cfg).to_dict()["model"])
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"config": config, "format": "telucodec"}))
+
+
+def _load_safetensors(path: Path) -> TeluCodec:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:
+        raise TeluCodecError(f"{path}: not a readable safetensors file ({type(exc).__name__})") from None
+    if "config" not in metadata:
+        raise TeluCodecError(f"{path}: no telucodec config in the safetensors metadata")
+    model = TeluCodec(_from_dict(ModelConfig, json.loads(metadata["config"])))
+    state = model.state_dict()
+    model.load_state_dict({k: v.to(state[k].dtype) for k, v in tensors.items()})
+    return model
+
+
+def load(path: str | os.PathLike | None = None, **kwargs) -> Codec:
+    """A Codec from a checkpoint (.pt), a training folder (best.pt, else last.pt), a .safetensors
+    file, or, with no path, the default model shipped in the package."""
+    if path is None:
+        if not DEFAULT_MODEL.is_file():
+            raise TeluCodecError("no default model is shipped in this install; pass --model CHECKPOINT_OR_FOLDER")
+        path = DEFAULT_MODEL
+    path = Path(path)
+    if path.is_dir():
+        path = path / BEST if (path / BEST).is_file() else path / LAST
+    if not path.exists():
+        raise TeluCodecError(f"{path}: no such model file")
+    model = _load_safetensors(path) if path.suffix == ".safetensors" else model_from_checkpoint(path)[0]
+    return Codec(model, **kwargs)

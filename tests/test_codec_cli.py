@@ -1,0 +1,186 @@
+"""Codec files, the Python API and the file commands, through the CLI entry point."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import telucodec
+from conftest import tiny_model_config, voiced_clip
+from telucodec.bitstream import HEADER_SIZE
+from telucodec.cli import main
+from telucodec.model import TeluCodec
+
+
+def _trained_tiny(causal: bool = False) -> TeluCodec:
+    cfg = tiny_model_config()
+    cfg.causal = causal
+    model = TeluCodec(cfg)
+    model(torch.from_numpy(voiced_clip(2.0))[None, None])   # k-means init of the codebooks
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    torch.manual_seed(0)
+    telucodec.save_pretrained(_trained_tiny(), path, half=False)
+    return path
+
+
+@pytest.fixture
+def speech(tmp_path):
+    path = tmp_path / "in.flac"
+    sf.write(path, np.stack([voiced_clip(10.0, sr=22050), voiced_clip(10.0, seed=1, sr=22050)], 1), 22050)  # stereo
+    return path
+
+
+def cli(*args):
+    return main([str(a) for a in args])
+
+
+def test_encode_info_decode_roundtrip(model_path, speech, tmp_path, capsys):
+    tlc, wav = tmp_path / "x.tlc", tmp_path / "x.wav"
+    assert cli("encode", speech, "-o", tlc, "--n_q", 4, "--model", model_path) == 0
+    assert cli("info", tlc) == 0
+    info = capsys.readouterr().out
+    assert "n_q:         4 x 6 bits" in info and "duration:    10.000 s" in info
+    # 200 frames/s x 4 quantizers x 6 bits = 4.8 kbps nominal; the file is within a few percent of it
+    kbps = tlc.stat().st_size * 8 / 10.0 / 1000
+    assert abs(kbps - 4.8) / 4.8 < 0.02
+    assert tlc.stat().st_size == HEADER_SIZE + 4 + 2000 * 4 * 6 // 8
+    assert cli("decode", tlc, "-o", wav, "--model", model_path) == 0
+    audio, sr = sf.read(wav)
+    assert sr == 16000 and audio.ndim == 1 and len(audio) == 160000
+    # the file decodes to what the API produces in memory
+    codec = telucodec.load(model_path)
+    expected = codec.decompress(tlc.read_bytes())
+    assert np.abs(audio - expected).max() <= 1 / 32767 + 1e-6
+
+
+def test_kbps_picks_quantizers_and_says_so(model_path, speech, tmp_path, capsys):
+    assert cli("roundtrip", speech, "-o", tmp_path / "r.wav", "--kbps", 2.5, "--model", model_path) == 0
+    captured = capsys.readouterr()
+    assert "using n_q=2 (2.4 kbps)" in captured.err
+    assert "n_q=2" in captured.out and "kbps measured" in captured.out
+
+
+@pytest.mark.parametrize("make_input, message", [
+    (lambda p: p / "missing.wav", "no such file"),
+    (lambda p: (p / "text.wav").write_text("not audio") and p / "text.wav", "cannot read audio"),
+    (lambda p: sf.write(p / "nan.wav", np.full(800, np.nan, np.float32), 16000, subtype="FLOAT") or p / "nan.wav",
+     "NaN"),
+    (lambda p: sf.write(p / "empty.wav", np.zeros(0, np.float32), 16000) or p / "empty.wav", "empty"),
+])
+def test_bad_audio_is_one_line_exit_2(model_path, tmp_path, capsys, make_input, message):
+    src = make_input(tmp_path)
+    out = tmp_path / "out.tlc"
+    assert cli("encode", src, "-o", out, "--model", model_path) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("telucodec: error:") and message in err[0] and str(src) in err[0]
+    assert not out.exists() and list(tmp_path.glob(".*.tmp")) == []
+
+
+def test_bad_tlc_files_and_wrong_model(model_path, speech, tmp_path, capsys):
+    good = tmp_path / "good.tlc"
+    assert cli("encode", speech, "-o", good, "--n_q", 2, "--model", model_path) == 0
+    data = good.read_bytes()
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0xFF
+    version = bytearray(data)
+    version[4] = 9
+    cases = {"truncated.tlc": data[: len(data) // 2], "magic.tlc": b"RIFF" + data[4:],
+             "crc.tlc": bytes(flipped), "version.tlc": bytes(version)}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        assert cli("decode", tmp_path / name, "-o", tmp_path / f"{name}.wav", "--model", model_path) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and name in err[0], err
+        assert not (tmp_path / f"{name}.wav").exists()
+    other = tmp_path / "other.safetensors"
+    telucodec.save_pretrained(_trained_tiny(causal=True), other, half=False)
+    assert cli("decode", good, "-o", tmp_path / "w.wav", "--model", other) == 2
+    assert "model" in capsys.readouterr().err
+
+
+def test_existing_output_is_never_overwritten_without_force(model_path, speech, tmp_path, capsys):
+    out = tmp_path / "keep.tlc"
+    out.write_bytes(b"user data")
+    assert cli("encode", speech, "-o", out, "--model", model_path) == 2
+    assert "--force" in capsys.readouterr().err and out.read_bytes() == b"user data"
+    assert cli("encode", speech, "-o", out, "--model", model_path, "--force") == 0
+    assert out.read_bytes()[:4] == b"TLUC"
+
+
+def test_folder_batch_continues_past_a_bad_file(model_path, tmp_path, capsys):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    for i in range(3):
+        sf.write(src / "sub" / f"c{i}.wav", voiced_clip(1.0, seed=i), 16000)
+    (src / "broken.wav").write_text("x")
+    assert cli("encode", src, "-o", tmp_path / "codes", "--model", model_path) == 2
+    assert "broken.wav" in capsys.readouterr().err
+    made = sorted(p.name for p in (tmp_path / "codes").rglob("*.tlc"))
+    assert made == ["c0.tlc", "c1.tlc", "c2.tlc"]
+    assert cli("decode", tmp_path / "codes", "-o", tmp_path / "wavs", "--model", model_path) == 0
+    assert len(list((tmp_path / "wavs").rglob("*.wav"))) == 3
+
+
+def test_tokenize_writes_codes_and_manifest_and_skips_done(model_path, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        sf.write(src / f"c{i}.wav", voiced_clip(0.5 + i * 0.25, seed=i), 16000)
+    args = [sys.executable, "-m", "telucodec.cli", "tokenize", src, "-o", tmp_path / "tok", "--n_q", 3,
+            "--model", model_path, "--jobs", 2]
+    first = subprocess.run([str(a) for a in args], capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    manifest = [json.loads(line) for line in (tmp_path / "tok" / "manifest.jsonl").read_text().splitlines()]
+    assert [m["path"] for m in manifest] == ["c0.wav", "c1.wav", "c2.wav"]
+    codes = np.load(tmp_path / "tok" / "c2.npy")
+    assert codes.dtype == np.int16 and codes.shape == (3, 200) and manifest[2]["frames"] == 200
+    assert manifest[2]["seconds"] == 1.0
+    again = subprocess.run([str(a) for a in args], capture_output=True, text=True)
+    assert again.returncode == 0 and "3 file(s) already done, 0 to tokenize" in again.stderr
+
+
+def test_chunked_processing_matches_whole_file():
+    model = _trained_tiny()
+    clip = voiced_clip(6.0)
+    whole = telucodec.Codec(model, chunk_seconds=100)
+    chunked = telucodec.Codec(model, chunk_seconds=1.0, context_seconds=0.5)
+    codes = chunked.encode(clip, 16000)
+    assert (codes == whole.encode(clip, 16000)).mean() > 0.999
+    a, b = chunked.decode(codes), whole.decode(codes)
+    assert np.abs(a - b).max() < 1e-4
+
+
+def test_causal_model_streams_identically():
+    model = _trained_tiny(causal=True)
+    clip = voiced_clip(3.0)
+    whole = telucodec.Codec(model, chunk_seconds=100)
+    chunked = telucodec.Codec(model, chunk_seconds=0.25, context_seconds=0.5)
+    codes = chunked.encode(clip, 16000)
+    assert np.array_equal(codes, whole.encode(clip, 16000))
+    assert np.abs(chunked.decode(codes) - whole.decode(codes)).max() < 1e-5
+
+
+def test_batch_api_matches_single_calls(model_path):
+    codec = telucodec.load(model_path)
+    clips = [voiced_clip(1.0), voiced_clip(0.6, seed=2)]
+    batch = codec.encode_batch(clips, 16000, n_q=2)
+    assert [c.shape for c in batch] == [(2, 200), (2, 120)]
+    assert np.array_equal(batch[0], codec.encode(clips[0], 16000, n_q=2))
+    audio = codec.decode_batch(batch, [16000, 9600])
+    assert [len(a) for a in audio] == [16000, 9600]
+    assert np.abs(audio[0] - codec.decode(batch[0])).max() < 1e-5
+
+
+def test_no_model_gives_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(telucodec.codec, "DEFAULT_MODEL", tmp_path / "none.safetensors")
+    sf.write(tmp_path / "a.wav", voiced_clip(0.5), 16000)
+    assert cli("encode", tmp_path / "a.wav", "-o", tmp_path / "a.tlc") == 2
+    assert "pass --model" in capsys.readouterr().err
