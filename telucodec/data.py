@@ -129,6 +129,8 @@ class EpochSampler(Sampler[int]):
 
 
 def validation_clips(clips: list[np.ndarray], sample_rate: int, seconds: float, max_files: int) -> list[np.ndarray]:
-    """The first ``seconds`` of up to ``max_files`` clips: a fixed validation set."""
+    """The first ``seconds`` of up to ``max_files`` clips spread evenly over the (sorted) list,
+    so every source in the validation folder is represented: a fixed validation set."""
     n = int(seconds * sample_rate)
-    return [c[:n] for c in clips[:max_files]]
+    picks = np.unique(np.linspace(0, len(clips) - 1, min(max_files, len(clips))).round().astype(int)) if clips else []
+    return [clips[i][:n] for i in picks]
