@@ -6,6 +6,7 @@
     telucodec roundtrip IN -o OUT.wav [--kbps K | --n_q N]
     telucodec info FILE.tlc
     telucodec tokenize DIR -o OUT_DIR [--n_q N] [--jobs J]
+    telucodec demo [-o DIR]                  round-trip the shipped clip at every bitrate
     telucodec corpus OUT_DIR ...             build the training corpus
 """
 from __future__ import annotations
@@ -179,7 +180,7 @@ def _add_rate(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import corpus, train
+    from . import corpus, demo, train
 
     parser = Parser(prog="telucodec", description="Neural speech codec for Telugu.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -219,6 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rate(p), _add_model(p)
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
     p.set_defaults(job=cmd_tokenize)
+
+    p = sub.add_parser("demo", help="round-trip the shipped Telugu clip at every bitrate, with a metrics table")
+    demo.add_arguments(p)
+    p.set_defaults(job=demo.run)
 
     p = sub.add_parser("corpus", help="build the synthetic + real speech training corpus")
     corpus.add_arguments(p)
