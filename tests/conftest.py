@@ -8,6 +8,9 @@ import torch
 
 from telucodec.config import ModelConfig, _from_dict
 
+# one thread: tests stay fast and deterministic on a shared 2-core machine
+torch.set_num_threads(1)
+
 
 def voiced_clip(seconds: float, f0: float = 140.0, seed: int = 0, sr: int = 16000) -> np.ndarray:
     """A harmonic, amplitude-modulated tone with a little noise: speech-like enough for a codec test."""
