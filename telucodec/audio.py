@@ -88,6 +88,9 @@ def atomic_write(path: str | os.PathLike, write_fn) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; outputs get the user's usual permissions
     try:
         write_fn(tmp)
         os.replace(tmp, path)
