@@ -8,6 +8,7 @@
     telucodec tokenize DIR -o OUT_DIR [--n_q N] [--jobs J]
     telucodec demo [-o DIR]                  round-trip the shipped clip at every bitrate
     telucodec corpus OUT_DIR ...             build the training corpus
+    telucodec export -o DIR [--format onnx|torchscript] [--n_q N] [--model PATH]
 """
 from __future__ import annotations
 
@@ -180,7 +181,7 @@ def _add_rate(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import corpus, demo, train
+    from . import corpus, demo, export, train
 
     parser = Parser(prog="telucodec", description="Neural speech codec for Telugu.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -228,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("corpus", help="build the synthetic + real speech training corpus")
     corpus.add_arguments(p)
     p.set_defaults(job=corpus.run)
+
+    p = sub.add_parser("export", help="encoder and decoder graphs (ONNX or TorchScript) with dynamic length")
+    export.add_arguments(p)
+    p.set_defaults(job=export.run)
     return parser
 
 

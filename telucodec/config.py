@@ -105,6 +105,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     data: DataConfig = field(default_factory=DataConfig)
     batch_size: int = 16
+    grad_accum_steps: int = 1         # micro-batches per optimiser step (effective batch x this)
     num_epochs: int = 100
     max_steps: int = 0                # 0 = no limit; stops (and checkpoints) at this step
     seed: int = 0

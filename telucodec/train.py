@@ -6,6 +6,7 @@ Read it top to bottom: arguments -> config -> data -> model -> resume -> the loo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -13,6 +14,7 @@ import os
 import random
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from .config import PRESETS, TrainConfig, load_config_file, merge, preset
 from .data import EpochSampler, SegmentDataset, scan_files, split_files, validation_clips
 from .errors import TeluCodecError
 from .losses import CodecLoss
-from .model import TeluCodec
+from .model import CodecOutput, TeluCodec
 
 log = logging.getLogger("telucodec")
 
@@ -42,7 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--data_dir", required=True, type=Path, help="folder tree of speech files (any format, rate, channels)")
     a("--checkpoint_dir", required=True, type=Path, help="checkpoints go to CHECKPOINT_DIR/EXPERIMENT_NAME/")
     a("--experiment_name", default="telucodec")
-    a("--batch_size", type=int, help="segments per step (per process under torchrun)")
+    a("--batch_size", type=int, help="segments per micro-batch (per process under torchrun)")
+    a("--grad_accum_steps", type=int,
+      help="micro-batches per optimiser step: the step sees batch_size x processes x this segments")
     a("--num_epochs", type=int)
     a("--learning_rate", type=float)
     a("--preset", choices=sorted(PRESETS), help="model preset (default: seed, or the resumed run's)")
@@ -75,8 +79,8 @@ def config_from_args(args: argparse.Namespace, resumed: dict | None) -> TrainCon
         if args.config:
             config = merge(config, load_config_file(args.config))
     flags = {
-        "batch_size": args.batch_size, "num_epochs": args.num_epochs, "num_workers": args.num_workers,
-        "seed": args.seed, "log_every": args.log_every, "save_every": args.save_every,
+        "batch_size": args.batch_size, "grad_accum_steps": args.grad_accum_steps, "num_epochs": args.num_epochs,
+        "num_workers": args.num_workers, "seed": args.seed, "log_every": args.log_every, "save_every": args.save_every,
         "max_steps": args.max_steps, "precision": args.precision,
     }
     overrides: dict = {k: v for k, v in flags.items() if v is not None}
@@ -92,6 +96,7 @@ def config_from_args(args: argparse.Namespace, resumed: dict | None) -> TrainCon
 def validate_config(config: TrainConfig) -> None:
     checks = [
         (config.batch_size >= 1, "--batch_size must be at least 1"),
+        (config.grad_accum_steps >= 1, "--grad_accum_steps must be at least 1"),
         (config.num_epochs >= 1, "--num_epochs must be at least 1"),
         (config.optim.learning_rate > 0, "--learning_rate must be positive"),
         (config.data.segment_seconds * config.model.sample_rate >= config.model.hop_length,
@@ -126,6 +131,28 @@ def setup_distributed(device_arg: str) -> tuple[int, int, torch.device]:
     if cuda:
         torch.cuda.set_device(device)
     return rank, world, device
+
+
+def check_same_step(step: int, device: torch.device) -> None:
+    """Every rank must start from the same step: a node that cannot see the checkpoint folder
+    would start over while the others resume, and the run would hang or diverge."""
+    if not dist.is_initialized():
+        return
+    bounds = torch.tensor([step, -step], device=device)
+    dist.all_reduce(bounds, op=dist.ReduceOp.MAX)          # (max step, -min step)
+    if int(bounds[0]) != -int(bounds[1]):
+        raise TeluCodecError(f"ranks start at different steps ({-int(bounds[1])} to {int(bounds[0])}): "
+                             "--checkpoint_dir must be one folder that every node sees")
+
+
+def wrap_ddp(model: TeluCodec) -> DistributedDataParallel:
+    """DDP without buffer broadcasts: the quantizer keeps its codebook buffers identical on all
+    ranks itself (all-reduced EMA statistics, rank 0's init and restarts), so re-broadcasting
+    them before every forward would only cost time."""
+    with warnings.catch_warnings():
+        # torch 2.13 deprecates broadcast_buffers for forward_sync_buffers, which older torch lacks
+        warnings.filterwarnings("ignore", message=".*broadcast_buffers", category=FutureWarning)
+        return DistributedDataParallel(model, broadcast_buffers=False)
 
 
 def seed_everything(seed: int) -> None:
@@ -168,6 +195,17 @@ def autocast_context(precision: str, device: torch.device):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def micro_batch_groups(loader: DataLoader, size: int) -> Iterator[list[torch.Tensor]]:
+    """Lists of ``size`` consecutive batches from ``loader``: one list per optimiser step
+    (an incomplete last group is dropped, like the loader's own incomplete last batch)."""
+    group = []
+    for batch in loader:
+        group.append(batch)
+        if len(group) == size:
+            yield group
+            group = []
+
+
 def codebook_usage(counts: torch.Tensor) -> list[dict]:
     """Per quantizer: % of codes used and perplexity, from (n_q, codebook_size) counts."""
     usage = []
@@ -176,6 +214,56 @@ def codebook_usage(counts: torch.Tensor) -> list[dict]:
         entropy = -(probs[probs > 0] * probs[probs > 0].log()).sum()
         usage.append({"used_pct": float((row > 0).double().mean() * 100), "perplexity": float(entropy.exp())})
     return usage
+
+
+# ----------------------------------------------------------------------------- one step
+
+def all_ranks_finite(value: torch.Tensor) -> bool:
+    """Whether ``value`` is finite on every rank: one flag, min-reduced, so that all ranks
+    skip a step together (a rank that skipped alone would stall or desynchronise the others)."""
+    flag = torch.isfinite(value.detach()).float().reshape(1)
+    if dist.is_initialized():
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())
+
+
+def train_step(ddp_model: torch.nn.Module, loss_fn: CodecLoss, optimizer: torch.optim.Optimizer,
+               scaler: torch.amp.GradScaler, micro_batches: list[torch.Tensor], autocast,
+               grad_clip: float) -> tuple[list[tuple[dict, CodecOutput]], bool]:
+    """One optimiser step over ``micro_batches``; returns (losses, output) per micro-batch and
+    whether the weights were updated.
+
+    Each micro-batch's loss is divided by their number, so the gradient is that of the mean
+    loss over all of them (and DDP averages it over ranks). Only the last backward
+    synchronises gradients across ranks; the others run under ``no_sync``. A non-finite loss
+    on any rank, or a non-finite gradient norm, skips the update on every rank alike. The
+    quantizer's EMA codebooks update in every forward, skipped or not.
+    """
+    distributed = isinstance(ddp_model, DistributedDataParallel)
+    results, finite = [], True
+    for i, wav in enumerate(micro_batches):
+        last = i == len(micro_batches) - 1
+        with nullcontext() if last or not distributed else ddp_model.no_sync():
+            with autocast:
+                out = ddp_model(wav)
+            losses = loss_fn(out.audio, wav, out.commit_loss)
+            finite = all_ranks_finite(losses["total"]) and finite   # a NaN/inf loss never reaches the weights
+            if finite:
+                scaler.scale(losses["total"] / len(micro_batches)).backward()
+        # detached: a skipped step must not keep every micro-batch's autograd graph alive
+        results.append(({k: v.detach() for k, v in losses.items()},
+                        dataclasses.replace(out, audio=out.audio.detach(), commit_loss=out.commit_loss.detach())))
+    stepped = False
+    if finite:
+        scaler.unscale_(optimizer)
+        # gradients are already averaged across ranks here, so every rank sees the same norm
+        grad_norm = torch.nn.utils.clip_grad_norm_(ddp_model.parameters(), grad_clip)
+        if torch.isfinite(grad_norm):
+            scaler.step(optimizer)
+            stepped = True
+        scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    return results, stepped
 
 
 # ----------------------------------------------------------------------------- validation
@@ -220,6 +308,9 @@ def train(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     rank, world, device = setup_distributed(args.device)
     is_main = rank == 0
+    if not is_main:     # every rank reads the same files and config: rank 0 alone reports on them
+        log.setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore")
     run_dir = args.checkpoint_dir / args.experiment_name
     last_path = run_dir / LAST
     resumed = read_checkpoint(last_path) if last_path.exists() else None
@@ -240,13 +331,15 @@ def train(args: argparse.Namespace) -> dict:
     if not train_set.clips:
         raise TeluCodecError(f"{args.data_dir}: no usable training audio ({skipped} file(s) skipped)")
     total_samples = sum(len(c) for c in train_set.clips)
-    items_per_epoch = max(config.batch_size * world, total_samples // segment)
+    accum = config.grad_accum_steps
+    step_items = config.batch_size * world * accum          # segments per optimiser step, all ranks
+    items_per_epoch = max(step_items, total_samples // segment)
     dataset = SegmentDataset(train_set.clips, segment, items_per_epoch, config.seed)
     sampler = EpochSampler(items_per_epoch, rank, world)
     loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, num_workers=config.num_workers,
                         drop_last=True, generator=torch.Generator().manual_seed(config.seed))
     val_clips = validation_clips(val_set.clips, sr, config.data.val_seconds, config.data.max_val_files)
-    steps_per_epoch = items_per_epoch // (config.batch_size * world)
+    steps_per_epoch = items_per_epoch // step_items
     if is_main:
         print(f"data: {len(train_set.clips)} training files ({total_samples / sr / 3600:.2f} h), "
               f"{len(val_clips)} validation clips, {skipped} file(s) skipped; {steps_per_epoch} steps per epoch",
@@ -273,7 +366,8 @@ def train(args: argparse.Namespace) -> dict:
         set_rng_state(resumed["rng"])
         if is_main:
             print(f"resuming {last_path} at step {step} (epoch {epoch}, batch {batch_in_epoch})", flush=True)
-    ddp_model = DistributedDataParallel(model, broadcast_buffers=False) if world > 1 else model
+    check_same_step(step, device)
+    ddp_model = wrap_ddp(model) if world > 1 else model
     writer = None
     if is_main:
         from torch.utils.tensorboard import SummaryWriter
@@ -294,48 +388,38 @@ def train(args: argparse.Namespace) -> dict:
     record: dict = {}
     max_steps = config.max_steps or None
     while epoch < config.num_epochs and (max_steps is None or step < max_steps):
-        dataset.epoch, sampler.skip = epoch, batch_in_epoch * config.batch_size
+        dataset.epoch, sampler.skip = epoch, batch_in_epoch * config.batch_size * accum
         sums: dict[str, float] = {}
         n_batches = 0
         ranges = [math.inf, -math.inf, math.inf, -math.inf]   # in min/max, out min/max
         code_counts = torch.zeros(config.model.quantizer.n_q, config.model.quantizer.codebook_size, device=device)
         started = time.time()
-        bar = tqdm(loader, desc=f"epoch {epoch}", initial=batch_in_epoch, total=steps_per_epoch,
-                   disable=not is_main, leave=False, dynamic_ncols=True)
-        for wav in bar:
-            wav = wav.to(device, non_blocking=True)
-            with autocast:
-                out = ddp_model(wav)
-            losses = loss_fn(out.audio, wav, out.commit_loss)
-            if not torch.isfinite(losses["total"]):
-                skipped_steps += 1          # a NaN/inf loss never reaches the weights
-                optimizer.zero_grad(set_to_none=True)
-            else:
-                scaler.scale(losses["total"]).backward()
-                scaler.unscale_(optimizer)
-                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
-                if torch.isfinite(grad_norm):
-                    scaler.step(optimizer)
-                else:
-                    skipped_steps += 1
-                scaler.update()
-                optimizer.zero_grad(set_to_none=True)
+        bar = tqdm(micro_batch_groups(loader, accum), desc=f"epoch {epoch}", initial=batch_in_epoch,
+                   total=steps_per_epoch, disable=not is_main, leave=False, dynamic_ncols=True)
+        for micro_batches in bar:
+            micro_batches = [wav.to(device, non_blocking=True) for wav in micro_batches]
+            results, stepped = train_step(ddp_model, loss_fn, optimizer, scaler, micro_batches, autocast,
+                                          config.optim.grad_clip)
+            skipped_steps += not stepped
             scheduler.step()
             step += 1
             batch_in_epoch += 1
             n_batches += 1
 
-            # statistics for the epoch summary
-            for key, value in losses.items():
-                sums[key] = sums.get(key, 0.0) + float(value.detach())
-            ranges = [min(ranges[0], float(wav.min())), max(ranges[1], float(wav.max())),
-                      min(ranges[2], float(out.audio.min())), max(ranges[3], float(out.audio.max()))]
-            for q in range(out.codes.shape[1]):
-                active = out.n_q > q
-                code_counts[q] += torch.bincount(out.codes[active, q].flatten(), minlength=code_counts.shape[1])
+            # statistics for the epoch summary (this rank's micro-batches)
+            step_losses: dict[str, float] = {}
+            for wav, (losses, out) in zip(micro_batches, results):
+                for key, value in losses.items():
+                    step_losses[key] = step_losses.get(key, 0.0) + float(value) / accum
+                ranges = [min(ranges[0], float(wav.min())), max(ranges[1], float(wav.max())),
+                          min(ranges[2], float(out.audio.min())), max(ranges[3], float(out.audio.max()))]
+                for q in range(out.codes.shape[1]):
+                    active = out.n_q > q
+                    code_counts[q] += torch.bincount(out.codes[active, q].flatten(), minlength=code_counts.shape[1])
+            for key, value in step_losses.items():
+                sums[key] = sums.get(key, 0.0) + value
             if is_main and step % config.log_every == 0:
-                entry = {"step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
-                         **{k: float(v.detach()) for k, v in losses.items()}}
+                entry = {"step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0], **step_losses}
                 bar.set_postfix(loss=f"{entry['total']:.3f}")
                 for key, value in entry.items():
                     if key not in ("step", "epoch"):
@@ -358,7 +442,7 @@ def train(args: argparse.Namespace) -> dict:
         val, decoded = validate(model, val_clips, device, config.data.perceptual_val_files) if val_clips else ({}, [])
         record = {
             "epoch": epoch - 1, "step": step, "skipped_steps": skipped_steps, "skipped_files": skipped,
-            "audio_sec_per_sec": n_batches * config.batch_size * world * config.data.segment_seconds / elapsed,
+            "audio_sec_per_sec": n_batches * step_items * config.data.segment_seconds / elapsed,
             "steps_per_sec": n_batches / elapsed,
             "train": {**{k: v / n_batches for k, v in sums.items()},
                       "in_min": ranges[0], "in_max": ranges[1], "out_min": ranges[2], "out_max": ranges[3]},
