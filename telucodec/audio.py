@@ -90,9 +90,9 @@ def atomic_write(path: str | os.PathLike, write_fn) -> None:
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; outputs get the user's usual permissions
     try:
         write_fn(tmp)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; outputs get the user's usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

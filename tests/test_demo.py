@@ -1,0 +1,34 @@
+"""`telucodec demo` with the model shipped in the package, through the CLI."""
+import subprocess
+import sys
+
+import pytest
+import soundfile as sf
+
+from telucodec.codec import DEFAULT_MODEL
+
+
+@pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no default model shipped")
+def test_demo_round_trips_the_shipped_clip_at_every_bitrate(tmp_path):
+    out = tmp_path / "demo"
+    result = subprocess.run([sys.executable, "-m", "telucodec.cli", "demo", "-o", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "kbps" not in line]
+    wavs = sorted(out.glob("decoded_*kbps.wav"))
+    assert len(rows) == len(wavs) >= 2
+    first, last = (list(map(float, r.strip("| ").split(" | "))) for r in (rows[0], rows[-1]))
+    assert last[0] > first[0]                      # measured kbps grows with n_q
+    assert 1.0 <= last[4] <= 4.6 and 0 < last[5] <= 1   # PESQ-WB and STOI are real scores
+    reference, sr = sf.read(out / "reference.wav")
+    decoded, _ = sf.read(wavs[0])
+    assert sr == 16000 and len(decoded) == len(reference)
+    assert (out / "spectrograms.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_demo_refuses_a_non_empty_folder(tmp_path):
+    (tmp_path / "mine.txt").write_text("keep")
+    result = subprocess.run([sys.executable, "-m", "telucodec.cli", "demo", "-o", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "not empty" in result.stderr
+    assert (tmp_path / "mine.txt").read_text() == "keep"
