@@ -55,18 +55,14 @@ def _load_codec(args: argparse.Namespace):
 
 def _n_q(codec, args: argparse.Namespace) -> int:
     """The quantizer count from --n_q or --kbps (reporting the choice when the rate is not exact)."""
-    if getattr(args, "n_q", None) is not None:
-        return codec._check_n_q(args.n_q)
-    if getattr(args, "kbps", None) is None:
-        return codec.max_n_q
-    n_q = codec.n_q_for_kbps(args.kbps)
-    if abs(codec.config.kbps(n_q) - args.kbps) > 1e-9:
+    n_q = codec.resolve_n_q(args.n_q, args.kbps)
+    if args.n_q is None and args.kbps is not None and abs(codec.config.kbps(n_q) - args.kbps) > 1e-9:
         print(f"telucodec: --kbps {args.kbps:g} is not a multiple of {codec.config.kbps(1):g} kbps; "
               f"using n_q={n_q} ({codec.config.kbps(n_q):g} kbps)", file=sys.stderr)
     return n_q
 
 
-def _pairs(inputs: list[Path], output: Path, suffixes: tuple[str, ...], new_suffix: str) -> list[tuple[Path, Path]]:
+def _pairs(inputs: list[Path], output: Path, new_suffix: str) -> list[tuple[Path, Path]]:
     """(input file, output file) pairs: one file to one file, or many (or folders) into a folder."""
     from .audio import find_audio_files
 
@@ -81,7 +77,7 @@ def _pairs(inputs: list[Path], output: Path, suffixes: tuple[str, ...], new_suff
         else:
             pairs.append((item, output / (item.stem + new_suffix)))
     if not pairs:
-        raise TeluCodecError(f"no input files with {'/'.join(suffixes)} found")
+        raise TeluCodecError(f"no input files found in {', '.join(map(str, inputs))}")
     return pairs
 
 
@@ -118,7 +114,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         wav = load_audio(src, codec.sample_rate)
         save_codes(dst, codec.encode(wav, codec.sample_rate, n_q), codec.header(n_q, len(wav)))
 
-    return _for_each(_pairs(args.inputs, args.output, (".wav", ".flac", "..."), ".tlc"), args.force, work)
+    return _for_each(_pairs(args.inputs, args.output, ".tlc"), args.force, work)
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
@@ -131,7 +127,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
         codes, header = load_codes(src, expected_model_id=codec.model_id)
         write_wav(dst, codec.decode(codes, header.num_samples), codec.sample_rate)
 
-    return _for_each(_pairs(args.inputs, args.output, (".tlc",), ".wav"), args.force, work)
+    return _for_each(_pairs(args.inputs, args.output, ".wav"), args.force, work)
 
 
 def cmd_roundtrip(args: argparse.Namespace) -> None:

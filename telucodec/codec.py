@@ -23,7 +23,7 @@ import torch
 from .audio import to_mono_16k
 from .bitstream import CodecHeader, decode_bytes, encode_bytes
 from .checkpoint import BEST, LAST, model_from_checkpoint
-from .config import ModelConfig, TrainConfig, _from_dict
+from .config import ModelConfig, TrainConfig, dataclass_from_dict
 from .errors import TeluCodecError
 from .model import TeluCodec
 
@@ -85,7 +85,11 @@ class Codec:
         per_quantizer = self.config.kbps(1)
         return int(min(self.max_n_q, max(1, math.floor(kbps / per_quantizer + 1e-9))))
 
-    def _check_n_q(self, n_q: int | None) -> int:
+    def resolve_n_q(self, n_q: int | None = None, kbps: float | None = None) -> int:
+        """The quantizer count asked for by ``n_q`` or ``kbps`` (all quantizers when neither is given)."""
+        return self.n_q_for_kbps(kbps) if n_q is None and kbps is not None else self.check_n_q(n_q)
+
+    def check_n_q(self, n_q: int | None) -> int:
         n_q = self.max_n_q if n_q is None else int(n_q)
         if not 1 <= n_q <= self.max_n_q:
             raise TeluCodecError(f"n_q must be between 1 and {self.max_n_q}, got {n_q}")
@@ -113,7 +117,7 @@ class Codec:
     @torch.no_grad()
     def encode(self, wav, sample_rate: int, n_q: int | None = None) -> np.ndarray:
         """Codes, int64 of shape (n_q, ceil(samples / hop)), for mono or multichannel audio at any rate."""
-        n_q = self._check_n_q(n_q)
+        n_q = self.check_n_q(n_q)
         wav = self._prepare(wav, sample_rate)
         hop = self.hop_length
         frames = math.ceil(len(wav) / hop)
@@ -147,7 +151,7 @@ class Codec:
         Zero padding can change the last few frames of shorter clips slightly (the encoder sees
         silence past their end instead of nothing), as in other batch codecs.
         """
-        n_q = self._check_n_q(n_q)
+        n_q = self.check_n_q(n_q)
         clips = [self._prepare(w, sample_rate) for w in wavs]
         longest = max(len(c) for c in clips)
         batch = torch.zeros(len(clips), 1, longest)
@@ -207,7 +211,7 @@ def _load_safetensors(path: Path) -> TeluCodec:
         raise TeluCodecError(f"{path}: not a readable safetensors file ({type(exc).__name__})") from None
     if "config" not in metadata:
         raise TeluCodecError(f"{path}: no telucodec config in the safetensors metadata")
-    model = TeluCodec(_from_dict(ModelConfig, json.loads(metadata["config"])))
+    model = TeluCodec(dataclass_from_dict(ModelConfig, json.loads(metadata["config"])))
     state = model.state_dict()
     model.load_state_dict({k: v.to(state[k].dtype) for k, v in tensors.items()})
     return model

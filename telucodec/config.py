@@ -120,10 +120,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
-        return _from_dict(cls, data)
+        return dataclass_from_dict(cls, data)
 
 
-def _from_dict(cls, data: dict):
+def dataclass_from_dict(cls, data: dict):
     """Build dataclass ``cls`` from a (possibly partial) nested dict; unknown keys are errors."""
     if not isinstance(data, dict):
         raise TeluCodecError(f"config for {cls.__name__} must be a mapping, got {type(data).__name__}")
@@ -136,7 +136,7 @@ def _from_dict(cls, data: dict):
     for name, value in data.items():
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
-            kwargs[name] = _from_dict(hint, value)
+            kwargs[name] = dataclass_from_dict(hint, value)
         elif typing.get_origin(hint) is tuple:
             kwargs[name] = tuple(value)
         else:
@@ -197,4 +197,4 @@ def preset(name: str) -> ModelConfig:
     """The named model preset."""
     if name not in PRESETS:
         raise TeluCodecError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
-    return _from_dict(ModelConfig, PRESETS[name])
+    return dataclass_from_dict(ModelConfig, PRESETS[name])

@@ -51,7 +51,7 @@ def tokenize_folder(root: Path, out: Path, model: Path | None, n_q: int | None, 
     if jobs < 1:
         raise TeluCodecError("--jobs must be at least 1")
     _init_worker(model)
-    n_q = _codec._check_n_q(n_q) if n_q is not None else (_codec.n_q_for_kbps(kbps) if kbps else _codec.max_n_q)
+    n_q = _codec.resolve_n_q(n_q, kbps)
     if _codec.config.quantizer.codebook_size > 2**15:
         raise TeluCodecError("codebooks larger than 32768 entries do not fit int16 codes")
     manifest_path = out / "manifest.jsonl"

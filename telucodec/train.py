@@ -73,7 +73,8 @@ def config_from_args(args: argparse.Namespace, resumed: dict | None) -> TrainCon
     if resumed is not None:
         config = TrainConfig.from_dict(resumed)
         if args.preset or args.config:
-            log.warning("resuming: the model config comes from the checkpoint; --preset/--config model parts ignored")
+            log.warning("resuming: the config comes from the checkpoint, so --preset and --config are ignored; "
+                        "the other flags still apply")
     else:
         config = TrainConfig(model=preset(args.preset or "seed"))
         if args.config:

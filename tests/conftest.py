@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from telucodec.config import ModelConfig, _from_dict
+from telucodec.config import ModelConfig, dataclass_from_dict
 
 # one thread: tests stay fast and deterministic on a shared 2-core machine
 torch.set_num_threads(1)
@@ -25,7 +25,7 @@ def voiced_clip(seconds: float, f0: float = 140.0, seed: int = 0, sr: int = 1600
 
 def tiny_model_config(**quantizer) -> ModelConfig:
     q = {"n_q": 4, "codebook_size": 64, "kmeans_iters": 2, **quantizer}
-    return _from_dict(ModelConfig, {"channels": 8, "max_channels": 32, "latent_dim": 16,
+    return dataclass_from_dict(ModelConfig, {"channels": 8, "max_channels": 32, "latent_dim": 16,
                                      "strides": [2, 4, 5, 2], "quantizer": q})
 
 

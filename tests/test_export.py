@@ -12,7 +12,7 @@ import torch
 import telucodec
 from conftest import tiny_model_config, voiced_clip
 from telucodec.codec import save_pretrained
-from telucodec.config import ModelConfig, _from_dict
+from telucodec.config import ModelConfig, dataclass_from_dict
 from telucodec.export import ConvISTFT, ConvSTFT
 from telucodec.model import TeluCodec
 
@@ -28,7 +28,7 @@ AUDIO_ATOL = 1e-5
 
 def tiny_frame_config() -> ModelConfig:
     quantizer = {"n_q": 4, "codebook_size": 64, "kmeans_iters": 2}
-    return _from_dict(ModelConfig, {"architecture": "frame", "strides": [80], "latent_dim": 16, "frame_dim": 32,
+    return dataclass_from_dict(ModelConfig, {"architecture": "frame", "strides": [80], "latent_dim": 16, "frame_dim": 32,
                                      "frame_blocks": 2, "quantizer": quantizer})
 
 
