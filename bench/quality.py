@@ -24,7 +24,7 @@ import functools
 import io
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -117,31 +117,40 @@ def score(ref: np.ndarray, result: rc.CodecResult, dnsmos: Callable[[np.ndarray]
     return row
 
 
+def coded(
+    name: str, wav: np.ndarray, settings: dict[str, list[Setting]], disabled: set[str],
+    warn_fn: Callable[[str], None] | None = None,
+) -> Iterator[tuple[str, rc.CodecResult]]:
+    """(codec name, result) for every setting on one clip. A codec whose tool is missing is warned
+    about once and added to ``disabled`` (later clips skip it); one failing decode skips its row."""
+    warn_fn = warn_fn or warn
+    for codec_name, codec_settings in settings.items():
+        if codec_name in disabled:
+            continue
+        for setting in codec_settings:
+            try:
+                yield codec_name, setting(wav)
+            except rc.MissingTool as exc:
+                warn_fn(f"{codec_name}: {exc}; skipping {codec_name}")
+                disabled.add(codec_name)
+                break
+            except TeluCodecError as exc:  # one failing decode should not sink the whole run
+                warn_fn(f"{codec_name} on {name}: {exc}; row skipped")
+
+
 def run_benchmark(
     clips: list[tuple[str, np.ndarray]],
     settings: dict[str, list[Setting]],
     dnsmos: Callable[[np.ndarray], float] | None,
 ) -> list[dict]:
-    """Score every clip through every setting; a codec with a missing tool is warned about once and dropped."""
+    """Score every clip through every setting (see ``coded`` for missing tools and failures)."""
     rows: list[dict] = []
     disabled: set[str] = set()
     for index, (name, wav) in enumerate(clips, 1):
         print(f"[{index}/{len(clips)}] {name}", file=sys.stderr)
-        for codec_name, codec_settings in settings.items():
-            if codec_name in disabled:
-                continue
-            for setting in codec_settings:
-                try:
-                    result = setting(wav)
-                except rc.MissingTool as exc:
-                    warn(f"{codec_name}: {exc}; skipping {codec_name}")
-                    disabled.add(codec_name)
-                    break
-                except TeluCodecError as exc:  # one failing decode should not sink the whole run
-                    warn(f"{codec_name} on {name}: {exc}; row skipped")
-                    continue
-                rows.append({"clip": name, "family": result.family, "label": result.label,
-                             "nominal_kbps": result.nominal_kbps, **score(wav, result, dnsmos)})
+        for _, result in coded(name, wav, settings, disabled):
+            rows.append({"clip": name, "family": result.family, "label": result.label,
+                         "nominal_kbps": result.nominal_kbps, **score(wav, result, dnsmos)})
     return rows
 
 

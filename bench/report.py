@@ -133,21 +133,9 @@ def code_clip(
     """The reference row, then one scored row per setting; a codec whose tool is missing is
     warned about once and added to ``disabled`` (so later clips skip it silently)."""
     rows = [Row("reference", "reference", wav, None)]
-    for codec_name, codec_settings in settings.items():
-        if codec_name in disabled:
-            continue
-        for setting in codec_settings:
-            try:
-                result = setting(wav)
-            except rc.MissingTool as exc:
-                warn(f"{codec_name}: {exc}; page made without {codec_name} rows")
-                disabled.add(codec_name)
-                break
-            except TeluCodecError as exc:  # one failing decode should not lose the whole page
-                warn(f"{codec_name} on {name}: {exc}; row skipped")
-                continue
-            title = f"{result.family} {result.nominal_kbps:g} kbps"
-            rows.append(Row(codec_name, title, result.decoded, quality.score(wav, result, None)))
+    for codec_name, result in quality.coded(name, wav, settings, disabled, warn):
+        title = f"{result.family} {result.nominal_kbps:g} kbps"
+        rows.append(Row(codec_name, title, result.decoded, quality.score(wav, result, None)))
     return rows
 
 
