@@ -91,3 +91,21 @@ def test_causal_model_output_does_not_depend_on_the_future():
     a, b = model.decode(model.encode(wav)), model.decode(model.encode(changed))
     assert torch.equal(a[..., :1600], b[..., :1600])
     assert not torch.equal(a[..., 1600:], b[..., 1600:])
+
+
+def test_causal_algorithmic_latency_is_one_hop():
+    cfg = tiny_model_config()
+    cfg.causal = True
+    model = TeluCodec(cfg).eval()
+    wav = torch.randn(1, 1, 4000) * 0.1
+    for changed_from in (1000, 1040, 1119):
+        other = wav.clone()
+        other[..., changed_from:] += 0.5
+        diff = (model.encoder(wav) - model.encoder(other)).abs().amax(dim=1)[0]
+        # frame t sees samples up to (t + 1) * hop - 1: the first changed frame holds the change
+        assert int((diff > 0).nonzero()[0]) == changed_from // 80
+    latent = model.encoder(wav)
+    bumped = latent.clone()
+    bumped[..., 20:] += 1.0
+    out_diff = (model.decoder(latent) - model.decoder(bumped)).abs()[0, 0]
+    assert int((out_diff > 0).nonzero()[0]) == 20 * 80     # frame t only shapes samples from t * hop on
