@@ -21,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="write into an output folder that is not empty")
 
 
+def _is_demo_output(name: str) -> bool:
+    return name in ("reference.wav", "spectrograms.png") or (name.startswith("decoded_") and name.endswith("kbps.wav"))
+
+
 def spectrogram_png(path: Path, panels: list[tuple[str, np.ndarray]], sample_rate: int) -> None:
     """Log-mel spectrograms, one panel each, stacked vertically (written atomically)."""
     import matplotlib
@@ -44,8 +48,10 @@ def run(args: argparse.Namespace) -> list[dict]:
     from .codec import load
 
     out = args.output
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise TeluCodecError(f"{out}: folder is not empty; pass --force or choose another -o")
+    # re-running the demo replaces its own outputs; anything else in the folder is the user's
+    foreign = [p for p in out.iterdir() if not _is_demo_output(p.name)] if out.is_dir() else []
+    if foreign and not args.force:
+        raise TeluCodecError(f"{out}: folder is not empty ({foreign[0].name}); pass --force or choose another -o")
     codec = load(args.model)
     reference = load_audio(args.input, codec.sample_rate)
     seconds = len(reference) / codec.sample_rate
