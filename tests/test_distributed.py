@@ -155,7 +155,7 @@ def test_torchrun_writes_one_checkpoint_from_rank_0_and_resumes_exactly(clip_dir
     resumed = run_cli(*args, "--checkpoint_dir", tmp_path, "--max_steps", 4, torchrun=True)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.count("resuming") == 1 and resumed.stdout.count("validation (") == 1
-    assert resumed.stderr.count("model config comes from the checkpoint") == 1    # rank 0 logs alone
+    assert resumed.stderr.count("the config comes from the checkpoint") == 1    # rank 0 logs alone
     state = torch.load(run / "last.pt", weights_only=False)
     assert state["step"] == 4 and state["epoch"] == 1 and state["skipped_steps"] == 0
     assert state["config"]["grad_accum_steps"] == 2
