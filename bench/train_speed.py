@@ -19,12 +19,14 @@ import time
 
 
 def measure(preset_name: str, batch: int, segment: float, steps: int, threads: int) -> dict:
-    import numpy as np
+    from contextlib import nullcontext
+
     import torch
 
-    from telucodec.config import LossConfig, preset
+    from telucodec.config import LossConfig, OptimConfig, preset
     from telucodec.losses import CodecLoss
     from telucodec.model import TeluCodec
+    from telucodec.train import train_step
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -37,12 +39,10 @@ def measure(preset_name: str, batch: int, segment: float, steps: int, threads: i
     f0 = torch.linspace(100, 250, batch)[:, None]
     wav = (0.3 * torch.sin(2 * torch.pi * f0 * t) * torch.sin(2 * torch.pi * 3 * t) ** 2)[:, None]
 
-    def step() -> None:
-        out = model(wav)
-        loss = loss_fn(out.audio, wav, out.commit_loss)["total"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+
+    def step() -> None:   # exactly what one training step costs, clipping and all
+        train_step(model, loss_fn, optimizer, scaler, [wav], nullcontext(), OptimConfig().grad_clip)
 
     step()   # warm-up: k-means init and allocator growth are not steady-state cost
     started = time.perf_counter()

@@ -31,6 +31,16 @@ def to_mono_16k(wav: np.ndarray, sample_rate: int, target_rate: int = 16000) -> 
     return np.clip(wav, -1.0, 1.0)
 
 
+def require_file(path: str | os.PathLike, kind: str) -> Path:
+    """``path`` as a Path; TeluCodecError naming it when it is missing or a folder."""
+    path = Path(path)
+    if not path.exists():
+        raise TeluCodecError(f"{path}: no such file")
+    if path.is_dir():
+        raise TeluCodecError(f"{path}: is a folder, not {kind}")
+    return path
+
+
 def load_audio(path: str | os.PathLike, target_rate: int = 16000, block_seconds: float = 30.0) -> np.ndarray:
     """Read an audio file as float32 mono at ``target_rate``, clipped to [-1, 1].
 
@@ -38,11 +48,7 @@ def load_audio(path: str | os.PathLike, target_rate: int = 16000, block_seconds:
     hour-long multichannel files at high rates. Raises TeluCodecError naming the file when it is
     missing, unreadable, empty or not finite.
     """
-    path = Path(path)
-    if not path.exists():
-        raise TeluCodecError(f"{path}: no such file")
-    if path.is_dir():
-        raise TeluCodecError(f"{path}: is a folder, not an audio file")
+    path = require_file(path, "an audio file")
     try:
         with sf.SoundFile(str(path)) as f:
             rate, frames = f.samplerate, f.frames

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import atomic_write
+from .audio import atomic_write, require_file
 from .errors import TeluCodecError
 
 MAGIC = b"TLUC"
@@ -266,11 +266,7 @@ def load_codes(path: str | os.PathLike, expected_model_id: str | None = None) ->
     Raises TeluCodecError for a missing or unreadable file and FormatError (whose message
     starts with the path) for bad contents.
     """
-    path = Path(path)
-    if not path.exists():
-        raise TeluCodecError(f"{path}: no such file")
-    if path.is_dir():
-        raise TeluCodecError(f"{path}: is a folder, not a .tlc file")
+    path = require_file(path, "a .tlc file")
     try:
         with open(path, "rb") as f:
             # Check the magic first so a large non-.tlc file (say, a WAV) is not read whole.

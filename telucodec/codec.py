@@ -104,8 +104,7 @@ class Codec:
             raise TeluCodecError(f"expected audio of shape (samples,) or (samples, channels), got {wav.shape}")
         if not np.isfinite(wav).all():
             raise TeluCodecError("audio contains NaN or infinite samples")
-        return to_mono_16k(wav, sample_rate, self.sample_rate) if sample_rate != self.sample_rate or wav.ndim == 2 \
-            else np.clip(wav.astype(np.float32), -1, 1)
+        return to_mono_16k(wav, sample_rate, self.sample_rate)
 
     def _windows(self, frames: int):
         """(start, stop, lo, hi): emit frames [start, stop) computed from context window [lo, hi)."""
@@ -114,11 +113,13 @@ class Codec:
             stop = min(frames, start + self.chunk_frames)
             yield start, stop, max(0, start - self.context_frames), min(frames, stop + right)
 
-    @torch.no_grad()
     def encode(self, wav, sample_rate: int, n_q: int | None = None) -> np.ndarray:
         """Codes, int64 of shape (n_q, ceil(samples / hop)), for mono or multichannel audio at any rate."""
-        n_q = self.check_n_q(n_q)
-        wav = self._prepare(wav, sample_rate)
+        return self._encode(self._prepare(wav, sample_rate), self.check_n_q(n_q))
+
+    @torch.no_grad()
+    def _encode(self, wav: np.ndarray, n_q: int) -> np.ndarray:
+        """``encode`` for audio already prepared (mono float32 at ``sample_rate``, in [-1, 1])."""
         hop = self.hop_length
         frames = math.ceil(len(wav) / hop)
         wav = np.pad(wav, (0, frames * hop - len(wav)))
@@ -179,7 +180,7 @@ class Codec:
     def compress(self, wav, sample_rate: int, n_q: int | None = None) -> bytes:
         """A complete ``.tlc`` stream (see docs/FORMAT.md) for the audio."""
         wav = self._prepare(wav, sample_rate)
-        codes = self.encode(wav, self.sample_rate, n_q)
+        codes = self._encode(wav, self.check_n_q(n_q))
         return encode_bytes(codes, self.header(codes.shape[0], len(wav)))
 
     def decompress(self, data: bytes) -> np.ndarray:

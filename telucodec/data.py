@@ -79,7 +79,8 @@ def split_files(data_dir: Path, val_dir: Path | None, fraction: float) -> tuple[
     val = [p for p in files if is_validation_file(p, data_dir, fraction)]
     if not val and len(files) > 1:
         val = files[-1:]  # tiny corpora: keep at least one validation file
-    train = [p for p in files if p not in set(val)]
+    val_set = set(val)
+    train = [p for p in files if p not in val_set]
     return train, val
 
 

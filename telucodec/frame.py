@@ -37,16 +37,23 @@ def _backbone(in_dim: int, cfg: ModelConfig, out_dim: int) -> nn.Sequential:
     )
 
 
-class FrameEncoder(nn.Module):
-    """Waveform (B, 1, L), L a multiple of hop -> latent (B, latent_dim, L / hop)."""
+class _STFTFrames(nn.Module):
+    """The STFT geometry both sides share: hop = the model's hop, n_fft = 4 x hop, Hann window."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.hop = cfg.hop_length
         self.n_fft = 4 * self.hop
+        self.bins = self.n_fft // 2 + 1
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
-        bins = self.n_fft // 2 + 1
-        self.net = _backbone(3 * bins, cfg, cfg.latent_dim)
+
+
+class FrameEncoder(_STFTFrames):
+    """Waveform (B, 1, L), L a multiple of hop -> latent (B, latent_dim, L / hop)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.net = _backbone(3 * self.bins, cfg, cfg.latent_dim)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         frames = wav.shape[-1] // self.hop
@@ -58,15 +65,11 @@ class FrameEncoder(nn.Module):
         return self.net(features.to(wav.dtype))
 
 
-class FrameDecoder(nn.Module):
+class FrameDecoder(_STFTFrames):
     """Latent (B, latent_dim, T) -> waveform (B, 1, T * hop) in [-1, 1] via iSTFT."""
 
     def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        self.hop = cfg.hop_length
-        self.n_fft = 4 * self.hop
-        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
-        self.bins = self.n_fft // 2 + 1
+        super().__init__(cfg)
         self.net = _backbone(cfg.latent_dim, cfg, 2 * self.bins)
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:

@@ -12,9 +12,10 @@ from .config import LossConfig
 from .metrics import mel_filterbank
 
 
-def _magnitude(wav: torch.Tensor, n_fft: int) -> torch.Tensor:
-    """|STFT| of (B, L) audio, hop n_fft / 4, Hann window; (B, n_fft / 2 + 1, frames)."""
-    window = torch.hann_window(n_fft, device=wav.device, dtype=wav.dtype)
+def _magnitude(wav: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """|STFT| of (B, L) audio with ``window`` (its length is n_fft), hop n_fft / 4;
+    (B, n_fft / 2 + 1, frames)."""
+    n_fft = window.shape[0]
     spec = torch.stft(wav, n_fft, n_fft // 4, window=window, return_complex=True)
     return spec.abs().clamp(min=1e-7)
 
@@ -28,29 +29,38 @@ def _fp32(fn):
     return wrapper
 
 
-class MultiResolutionSTFTLoss(nn.Module):
-    """Spectral convergence + log-magnitude L1, averaged over FFT sizes (Yamamoto et al.)."""
+class _Windows(nn.Module):
+    """Hann windows for each FFT size, kept as (non-saved) buffers that follow the module's device."""
 
     def __init__(self, ffts: tuple[int, ...]):
         super().__init__()
         self.ffts = ffts
+        for n_fft in ffts:
+            self.register_buffer(f"window_{n_fft}", torch.hann_window(n_fft), persistent=False)
+
+    def window(self, n_fft: int) -> torch.Tensor:
+        return getattr(self, f"window_{n_fft}")
+
+
+class MultiResolutionSTFTLoss(_Windows):
+    """Spectral convergence + log-magnitude L1, averaged over FFT sizes (Yamamoto et al.)."""
 
     @_fp32
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         total = pred.new_zeros(())
         for n_fft in self.ffts:
-            p, t = _magnitude(pred, n_fft), _magnitude(target, n_fft)
+            window = self.window(n_fft)
+            p, t = _magnitude(pred, window), _magnitude(target, window)
             convergence = torch.linalg.norm(t - p) / torch.linalg.norm(t).clamp(min=1e-7)
             total = total + convergence + F.l1_loss(p.log(), t.log())
         return total / len(self.ffts)
 
 
-class MultiScaleMelLoss(nn.Module):
+class MultiScaleMelLoss(_Windows):
     """L1 between log-mel spectrograms at several window sizes (DAC style)."""
 
     def __init__(self, ffts: tuple[int, ...], n_mels: int, sample_rate: int):
-        super().__init__()
-        self.ffts = ffts
+        super().__init__(ffts)
         for n_fft in ffts:
             self.register_buffer(f"mel_{n_fft}", torch.from_numpy(mel_filterbank(sample_rate, n_fft, n_mels)), persistent=False)
 
@@ -59,8 +69,9 @@ class MultiScaleMelLoss(nn.Module):
         total = pred.new_zeros(())
         for n_fft in self.ffts:
             fb = getattr(self, f"mel_{n_fft}")
-            p = (fb @ _magnitude(pred, n_fft)).clamp(min=1e-5).log()
-            t = (fb @ _magnitude(target, n_fft)).clamp(min=1e-5).log()
+            window = self.window(n_fft)
+            p = (fb @ _magnitude(pred, window)).clamp(min=1e-5).log()
+            t = (fb @ _magnitude(target, window)).clamp(min=1e-5).log()
             total = total + F.l1_loss(p, t)
         return total / len(self.ffts)
 

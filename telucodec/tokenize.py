@@ -33,8 +33,13 @@ def _init_worker(model: Path | None, threads: int | None = None) -> None:
 def _tokenize_one(src: Path, dst: Path, n_q: int) -> dict:
     wav = load_audio(src, _codec.sample_rate)
     codes = _codec.encode(wav, _codec.sample_rate, n_q).astype(np.int16)
-    atomic_write(dst, lambda tmp: np.save(open(tmp, "wb"), codes))
+    atomic_write(dst, lambda tmp: _save_npy(tmp, codes))
     return {"frames": int(codes.shape[1]), "n_q": int(codes.shape[0]), "seconds": len(wav) / _codec.sample_rate}
+
+
+def _save_npy(path: str, array: np.ndarray) -> None:
+    with open(path, "wb") as f:     # a file object: np.save would append ".npy" to a path
+        np.save(f, array)
 
 
 def _safe_tokenize(src: Path, dst: Path, n_q: int) -> dict | str:
@@ -58,7 +63,10 @@ def tokenize_folder(root: Path, out: Path, model: Path | None, n_q: int | None, 
     done = {}
     if manifest_path.is_file():
         for line in manifest_path.read_text().splitlines():
-            entry = json.loads(line)
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:   # the last line of a run killed mid-write
+                continue
             if (out / entry["codes"]).is_file() and entry["n_q"] == n_q:
                 done[entry["path"]] = entry
     files = [f for f in find_audio_files(root) if str(f.relative_to(root)) not in done]
@@ -75,9 +83,9 @@ def tokenize_folder(root: Path, out: Path, model: Path | None, n_q: int | None, 
             return
         rel = str(src.relative_to(root))
         done[rel] = {"path": rel, "codes": str(dst.relative_to(out)), **result}
-        # the manifest is rewritten after every file, atomically: a kill loses at most one file's work
-        lines = "".join(json.dumps(done[k]) + "\n" for k in sorted(done))
-        atomic_write(manifest_path, lambda tmp: Path(tmp).write_text(lines))
+        # appended per file (a kill loses at most that line); rewritten sorted at the end
+        with open(manifest_path, "a") as f:
+            f.write(json.dumps(done[rel]) + "\n")
 
     out.mkdir(parents=True, exist_ok=True)
     if jobs == 1:
@@ -88,4 +96,6 @@ def tokenize_folder(root: Path, out: Path, model: Path | None, n_q: int | None, 
             futures = [(src, dst, pool.submit(_safe_tokenize, src, dst, n_q)) for src, dst in targets]
             for src, dst, future in tqdm(futures, unit="file"):
                 record(src, dst, future.result())
+    lines = "".join(json.dumps(done[k]) + "\n" for k in sorted(done))
+    atomic_write(manifest_path, lambda tmp: Path(tmp).write_text(lines))
     return 2 if failed else 0
