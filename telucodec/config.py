@@ -75,7 +75,26 @@ class LossConfig:
     mel_weight: float = 1.0
     mel_ffts: tuple[int, ...] = (512, 1024)
     n_mels: int = 64
+    complex_weight: float = 0.0       # compressed complex STFT loss: the only term that constrains phase
+    complex_ffts: tuple[int, ...] = (320, 640, 1280)
+    complex_power: float = 0.3
     commit_weight: float = 1.0
+
+
+@dataclass
+class AdversarialConfig:
+    """Adversarial training (off by default): a multi-scale STFT discriminator with hinge loss and
+    feature matching, switched on at ``start_step`` (after a reconstruction warm-up, or when
+    fine-tuning a trained model)."""
+
+    start_step: int = -1              # global step at which it starts; -1 = never
+    ffts: tuple[int, ...] = (1024, 512, 256)
+    channels: int = 16
+    max_items: int = 8                # segments per micro-batch the discriminator sees (0 = all): on CPU it
+                                      # costs more than the generator, so it sees only part of each batch
+    adversarial_weight: float = 0.5
+    feature_weight: float = 1.0
+    learning_rate: float = 2e-4
 
 
 @dataclass
@@ -102,6 +121,7 @@ class DataConfig:
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     data: DataConfig = field(default_factory=DataConfig)
     batch_size: int = 16

@@ -12,12 +12,15 @@ from .config import LossConfig
 from .metrics import mel_filterbank
 
 
-def _magnitude(wav: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-    """|STFT| of (B, L) audio with ``window`` (its length is n_fft), hop n_fft / 4;
+def _spectrum(wav: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """Complex STFT of (B, L) audio with ``window`` (its length is n_fft), hop n_fft / 4;
     (B, n_fft / 2 + 1, frames)."""
     n_fft = window.shape[0]
-    spec = torch.stft(wav, n_fft, n_fft // 4, window=window, return_complex=True)
-    return spec.abs().clamp(min=1e-7)
+    return torch.stft(wav, n_fft, n_fft // 4, window=window, return_complex=True)
+
+
+def _magnitude(wav: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    return _spectrum(wav, window).abs().clamp(min=1e-7)
 
 
 def _fp32(fn):
@@ -76,14 +79,42 @@ class MultiScaleMelLoss(_Windows):
         return total / len(self.ffts)
 
 
+class CompressedComplexLoss(_Windows):
+    """MSE between power-law compressed complex spectra, |X|^p e^(i angle X), mean over FFT sizes.
+
+    The magnitude losses leave phase free; this one penalises phase error, weighted by the
+    compressed magnitude, so the phase of near-silent bins (which means nothing) hardly counts.
+    Compression (p = 0.3, as in speech enhancement) keeps loud low harmonics from dominating.
+    """
+
+    def __init__(self, ffts: tuple[int, ...], power: float):
+        super().__init__(ffts)
+        self.power = power
+
+    def _compress(self, spec: torch.Tensor) -> torch.Tensor:
+        # (|X|^2 + eps)^((p - 1) / 2) keeps the gradient finite at |X| = 0
+        return spec * (spec.real ** 2 + spec.imag ** 2 + 1e-8) ** ((self.power - 1) / 2)
+
+    @_fp32
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        total = pred.new_zeros(())
+        for n_fft in self.ffts:
+            window = self.window(n_fft)
+            diff = self._compress(_spectrum(pred, window)) - self._compress(_spectrum(target, window))
+            total = total + (diff.real ** 2 + diff.imag ** 2).mean()
+        return total / len(self.ffts)
+
+
 class CodecLoss(nn.Module):
-    """Weighted sum of waveform L1 + MSE, multi-resolution STFT, multi-scale mel and commitment."""
+    """Weighted sum of waveform L1 + MSE, multi-resolution STFT, multi-scale mel, compressed
+    complex STFT (off by default) and commitment."""
 
     def __init__(self, cfg: LossConfig, sample_rate: int):
         super().__init__()
         self.cfg = cfg
         self.stft = MultiResolutionSTFTLoss(cfg.stft_ffts)
         self.mel = MultiScaleMelLoss(cfg.mel_ffts, cfg.n_mels, sample_rate)
+        self.complex = CompressedComplexLoss(cfg.complex_ffts, cfg.complex_power)
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor) -> dict[str, torch.Tensor]:
         """All loss parts (detached copies for logging) and ``total`` (with gradient)."""
@@ -96,6 +127,7 @@ class CodecLoss(nn.Module):
             "recon": cfg.l1_weight * l1 + cfg.mse_weight * mse,
             "stft": cfg.stft_weight * self.stft(pred, target) if cfg.stft_weight else pred.new_zeros(()),
             "mel": cfg.mel_weight * self.mel(pred, target) if cfg.mel_weight else pred.new_zeros(()),
+            "complex": cfg.complex_weight * self.complex(pred, target) if cfg.complex_weight else pred.new_zeros(()),
             "vq": cfg.commit_weight * commit_loss.float(),
         }
         total = sum(parts.values())

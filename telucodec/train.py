@@ -29,6 +29,7 @@ from . import metrics
 from .checkpoint import BEST, LAST, read_checkpoint, save_checkpoint
 from .config import PRESETS, TrainConfig, load_config_file, merge, preset
 from .data import EpochSampler, SegmentDataset, scan_files, split_files, validation_clips
+from .discriminator import Adversary
 from .errors import TeluCodecError
 from .losses import CodecLoss
 from .model import CodecOutput, TeluCodec
@@ -50,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--num_epochs", type=int)
     a("--learning_rate", type=float)
     a("--preset", choices=sorted(PRESETS), help="model preset (default: seed, or the resumed run's)")
-    a("--config", type=Path, help="JSON/YAML file with (part of) the config tree; flags override it")
+    a("--config", type=Path, help="JSON/YAML file with (part of) the config tree; flags override it "
+                                  "(when resuming it applies on top of the checkpoint's config, model excepted)")
     a("--val_dir", type=Path, help="validation folder (default: a deterministic 5%% split of DATA_DIR)")
     a("--device", default="auto", choices=["auto", "cpu", "cuda"])
     a("--num_workers", type=int)
@@ -61,6 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--max_steps", type=int, help="stop at this global step (0 = run all epochs)")
     a("--precision", choices=["fp32", "bf16", "fp16"])
     a("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    a("--adversarial_start_step", type=int,
+      help="global step at which the STFT discriminator and its losses switch on (-1 = never, the default)")
     resume = parser.add_mutually_exclusive_group()
     resume.add_argument("--resume", dest="resume", action="store_true", default=True,
                         help="continue from CHECKPOINT_DIR/EXPERIMENT_NAME/last.pt if present (default)")
@@ -72,9 +76,15 @@ def config_from_args(args: argparse.Namespace, resumed: dict | None) -> TrainCon
     """Preset (or the resumed run's config) <- --config file <- command-line flags."""
     if resumed is not None:
         config = TrainConfig.from_dict(resumed)
-        if args.preset or args.config:
-            log.warning("resuming: the config comes from the checkpoint, so --preset and --config are ignored; "
-                        "the other flags still apply")
+        if args.preset:
+            log.warning("resuming: the config comes from the checkpoint, so --preset is ignored; "
+                        "--config and the other flags still apply")
+        if args.config:     # e.g. a fine-tuning stage: new loss weights, a discriminator, a schedule
+            changed = merge(config, load_config_file(args.config))
+            if changed.model != config.model:
+                raise TeluCodecError(f"{args.config}: a resumed run's model cannot change "
+                                     "(start a new --experiment_name to train another model)")
+            config = changed
     else:
         config = TrainConfig(model=preset(args.preset or "seed"))
         if args.config:
@@ -89,6 +99,8 @@ def config_from_args(args: argparse.Namespace, resumed: dict | None) -> TrainCon
         overrides["optim"] = {"learning_rate": args.learning_rate}
     if args.segment_seconds is not None:
         overrides["data"] = {"segment_seconds": args.segment_seconds}
+    if args.adversarial_start_step is not None:
+        overrides["adversarial"] = {"start_step": args.adversarial_start_step}
     config = merge(config, overrides)
     validate_config(config)
     return config
@@ -107,6 +119,9 @@ def validate_config(config: TrainConfig) -> None:
         (config.model.architecture in ("seanet", "frame"), "model.architecture must be 'seanet' or 'frame'"),
         (not (config.model.causal and config.model.architecture == "frame"),
          "model.causal is only available for the seanet architecture"),
+        (config.adversarial.start_step >= -1, "--adversarial_start_step must be -1 (off) or a step >= 0"),
+        (all(n >= 16 for n in config.adversarial.ffts) and config.adversarial.channels >= 1,
+         "adversarial.ffts must be at least 16 and adversarial.channels at least 1"),
     ]
     for ok, message in checks:
         if not ok:
@@ -146,7 +161,7 @@ def check_same_step(step: int, device: torch.device) -> None:
                              "--checkpoint_dir must be one folder that every node sees")
 
 
-def wrap_ddp(model: TeluCodec) -> DistributedDataParallel:
+def wrap_ddp(model: torch.nn.Module) -> DistributedDataParallel:
     """DDP without buffer broadcasts: the quantizer keeps its codebook buffers identical on all
     ranks itself (all-reduced EMA statistics, rank 0's init and restarts), so re-broadcasting
     them before every forward would only cost time."""
@@ -230,7 +245,7 @@ def all_ranks_finite(value: torch.Tensor) -> bool:
 
 def train_step(ddp_model: torch.nn.Module, loss_fn: CodecLoss, optimizer: torch.optim.Optimizer,
                scaler: torch.amp.GradScaler, micro_batches: list[torch.Tensor], autocast,
-               grad_clip: float) -> tuple[list[tuple[dict, CodecOutput]], bool]:
+               grad_clip: float, adversary: Adversary | None = None) -> tuple[list[tuple[dict, CodecOutput]], bool]:
     """One optimiser step over ``micro_batches``; returns (losses, output) per micro-batch and
     whether the weights were updated.
 
@@ -239,6 +254,9 @@ def train_step(ddp_model: torch.nn.Module, loss_fn: CodecLoss, optimizer: torch.
     synchronises gradients across ranks; the others run under ``no_sync``. A non-finite loss
     on any rank, or a non-finite gradient norm, skips the update on every rank alike. The
     quantizer's EMA codebooks update in every forward, skipped or not.
+
+    With an ``adversary``, the generator also gets its adversarial and feature-matching losses,
+    and the discriminator then takes one step on the same micro-batches.
     """
     distributed = isinstance(ddp_model, DistributedDataParallel)
     results, finite = [], True
@@ -248,6 +266,10 @@ def train_step(ddp_model: torch.nn.Module, loss_fn: CodecLoss, optimizer: torch.
             with autocast:
                 out = ddp_model(wav)
             losses = loss_fn(out.audio, wav, out.commit_loss)
+            if adversary is not None:
+                adversarial = adversary.generator_losses(out.audio, wav)
+                losses = {**losses, "total": losses["total"] + sum(adversarial.values()),
+                          **{k: v.detach() for k, v in adversarial.items()}}
             finite = all_ranks_finite(losses["total"]) and finite   # a NaN/inf loss never reaches the weights
             if finite:
                 scaler.scale(losses["total"] / len(micro_batches)).backward()
@@ -264,7 +286,33 @@ def train_step(ddp_model: torch.nn.Module, loss_fn: CodecLoss, optimizer: torch.
             stepped = True
         scaler.update()
     optimizer.zero_grad(set_to_none=True)
+    if adversary is not None:
+        disc = discriminator_step(adversary, [out.audio for _, out in results], micro_batches, grad_clip)
+        for losses, _ in results:
+            losses["disc"] = disc
     return results, stepped
+
+
+def discriminator_step(adversary: Adversary, fakes: list[torch.Tensor], reals: list[torch.Tensor],
+                       grad_clip: float) -> torch.Tensor:
+    """One discriminator update on the generator's detached outputs, synchronised and skipped
+    across ranks like ``train_step``; returns the mean hinge loss."""
+    distributed = isinstance(adversary.trained, DistributedDataParallel)
+    total, finite = torch.zeros(()), True
+    for i, (fake, real) in enumerate(zip(fakes, reals)):
+        last = i == len(fakes) - 1
+        with nullcontext() if last or not distributed else adversary.trained.no_sync():
+            loss = adversary.loss(fake, real)
+            finite = all_ranks_finite(loss) and finite
+            if finite:
+                (loss / len(fakes)).backward()
+        total += loss.detach().cpu() / len(fakes)
+    if finite:
+        grad_norm = torch.nn.utils.clip_grad_norm_(adversary.discriminator.parameters(), grad_clip)
+        if torch.isfinite(grad_norm):
+            adversary.optimizer.step()
+    adversary.optimizer.zero_grad(set_to_none=True)
+    return total
 
 
 # ----------------------------------------------------------------------------- validation
@@ -290,7 +338,8 @@ def format_epoch(record: dict) -> str:
     t, v = record["train"], record["val"]
     lines = [
         f"epoch {record['epoch']} | step {record['step']} | loss {t['total']:.4f} "
-        f"(recon {t['recon']:.4f}, stft {t['stft']:.4f}, mel {t['mel']:.4f}, vq {t['vq']:.4f}) | "
+        f"(recon {t['recon']:.4f}, stft {t['stft']:.4f}, mel {t['mel']:.4f}, vq {t['vq']:.4f}"
+        + "".join(f", {k} {t[k]:.4f}" for k in ("complex", "adv", "feat", "disc") if t.get(k)) + ") | "
         f"{record['audio_sec_per_sec']:.1f} audio-s/s | skipped steps {record['skipped_steps']}",
         f"  output range [{t['out_min']:.3f}, {t['out_max']:.3f}] vs input [{t['in_min']:.3f}, {t['in_max']:.3f}]",
         "  codebooks: " + " | ".join(f"q{i + 1} {u['used_pct']:.0f}% ppl {u['perplexity']:.0f}"
@@ -355,6 +404,7 @@ def train(args: argparse.Namespace) -> dict:
     total_steps = config.num_epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config.optim.warmup_steps, total_steps))
     scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
+    adversary = Adversary(config.adversarial, device) if config.adversarial.start_step >= 0 else None
 
     step, epoch, batch_in_epoch, skipped_steps, best = 0, 0, 0, 0, float("inf")
     if resumed is not None:
@@ -365,10 +415,14 @@ def train(args: argparse.Namespace) -> dict:
         step, epoch, batch_in_epoch = resumed["step"], resumed["epoch"], resumed["batch_in_epoch"]
         skipped_steps, best = resumed["skipped_steps"], resumed["best"]
         set_rng_state(resumed["rng"])
+        if adversary is not None and resumed.get("adversary"):
+            adversary.load_state_dict(resumed["adversary"])
         if is_main:
             print(f"resuming {last_path} at step {step} (epoch {epoch}, batch {batch_in_epoch})", flush=True)
     check_same_step(step, device)
     ddp_model = wrap_ddp(model) if world > 1 else model
+    if adversary is not None and world > 1:
+        adversary.trained = wrap_ddp(adversary.discriminator)
     writer = None
     if is_main:
         from torch.utils.tensorboard import SummaryWriter
@@ -384,6 +438,7 @@ def train(args: argparse.Namespace) -> dict:
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                 "config": config.to_dict(), "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
                 "skipped_steps": skipped_steps, "best": best, "rng": rng_state(),
+                "adversary": adversary.state_dict() if adversary is not None else None,
             })
 
     record: dict = {}
@@ -400,7 +455,8 @@ def train(args: argparse.Namespace) -> dict:
         for micro_batches in bar:
             micro_batches = [wav.to(device, non_blocking=True) for wav in micro_batches]
             results, stepped = train_step(ddp_model, loss_fn, optimizer, scaler, micro_batches, autocast,
-                                          config.optim.grad_clip)
+                                          config.optim.grad_clip,
+                                          adversary if adversary is not None and adversary.active(step) else None)
             skipped_steps += not stepped
             scheduler.step()
             step += 1

@@ -14,7 +14,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from conftest import tiny_model_config, voiced_clip
-from telucodec.config import LossConfig
+from telucodec.config import AdversarialConfig, LossConfig
+from telucodec.discriminator import Adversary
 from telucodec.losses import CodecLoss
 from telucodec.model import TeluCodec
 from telucodec.train import check_same_step, train_step, wrap_ddp
@@ -44,14 +45,14 @@ def nan_total(loss_fn: CodecLoss):
 
 
 def _train_rank(rank: int, world: int, model_cfg, loss_cfg: LossConfig, batches: torch.Tensor, out_dir: str,
-                local_init: bool, nan_at: tuple[int, int] | None) -> None:
+                local_init: bool, nan_at: tuple[int, int] | None, adversarial: AdversarialConfig | None) -> None:
     """One process: the production ``train_step`` on this rank's shard of every micro-batch,
     then its whole state (weights and codebooks) and which steps updated the weights saved as
     rank<R>.pt.
 
     ``local_init``: k-means-initialise the codebooks on the whole first global batch before the
     process group exists, so every process (whatever the world size) starts from the same ones.
-    ``nan_at``: (rank, step) whose loss is NaN.
+    ``nan_at``: (rank, step) whose loss is NaN. ``adversarial``: train with a discriminator too.
     """
     torch.set_num_threads(1)
     torch.manual_seed(0)          # same initial weights and codebooks everywhere, as in train.py
@@ -62,6 +63,9 @@ def _train_rank(rank: int, world: int, model_cfg, loss_cfg: LossConfig, batches:
     if world > 1:
         init_group(rank, world, out_dir)
     ddp_model = wrap_ddp(model) if world > 1 else model
+    adversary = Adversary(adversarial, torch.device("cpu")) if adversarial else None
+    if adversary is not None and world > 1:
+        adversary.trained = wrap_ddp(adversary.discriminator)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.8, 0.99))
     scaler = torch.amp.GradScaler("cpu", enabled=False)
     loss_fn = CodecLoss(loss_cfg, model_cfg.sample_rate)
@@ -69,17 +73,21 @@ def _train_rank(rank: int, world: int, model_cfg, loss_cfg: LossConfig, batches:
     for step, step_batches in enumerate(batches):
         micro_batches = [batch.chunk(world)[rank] for batch in step_batches]
         step_loss = nan_total(loss_fn) if nan_at == (rank, step) else loss_fn
-        stepped.append(train_step(ddp_model, step_loss, optimizer, scaler, micro_batches, nullcontext(), 1.0)[1])
-    torch.save({"state": model.state_dict(), "stepped": stepped}, Path(out_dir) / f"rank{rank}.pt")
+        stepped.append(train_step(ddp_model, step_loss, optimizer, scaler, micro_batches, nullcontext(), 1.0,
+                                  adversary)[1])
+    torch.save({"state": model.state_dict(), "stepped": stepped,
+                "discriminator": adversary.discriminator.state_dict() if adversary else None},
+               Path(out_dir) / f"rank{rank}.pt")
     if world > 1:
         dist.destroy_process_group()
 
 
 def run_ranks(world: int, out_dir: Path, model_cfg, loss_cfg: LossConfig, local_init: bool = False,
-              nan_at: tuple[int, int] | None = None) -> list[dict]:
+              nan_at: tuple[int, int] | None = None, adversarial: AdversarialConfig | None = None) -> list[dict]:
     """Train ``world`` spawned processes on the same global batches; what each saved."""
     out_dir.mkdir()
-    mp.spawn(_train_rank, args=(world, model_cfg, loss_cfg, speech_batches(), str(out_dir), local_init, nan_at),
+    mp.spawn(_train_rank, args=(world, model_cfg, loss_cfg, speech_batches(), str(out_dir), local_init, nan_at,
+                                   adversarial),
              nprocs=world)
     return [torch.load(out_dir / f"rank{r}.pt") for r in range(world)]
 
@@ -97,6 +105,20 @@ def test_two_ranks_keep_identical_weights_and_codebooks_even_when_one_loss_is_na
     initial = TeluCodec(model_cfg).state_dict()
     for key in ("quantizer.codebooks.0.embed", "decoder.net.0.conv.bias"):   # it did train
         assert not torch.equal(rank0["state"][key], initial[key]), key
+
+
+def test_two_ranks_keep_identical_generators_and_discriminators_in_adversarial_training(tmp_path):
+    adversarial = AdversarialConfig(start_step=0, ffts=(128, 64), channels=4, max_items=1)
+    rank0, rank1 = run_ranks(2, tmp_path / "ddp", tiny_model_config(), LossConfig(), nan_at=(0, 2),
+                             adversarial=adversarial)
+    assert rank0["stepped"] == rank1["stepped"] == [True, True, False, True]
+    for part in ("state", "discriminator"):
+        for key, value in rank0[part].items():
+            assert torch.equal(value, rank1[part][key]), (part, key)
+    torch.manual_seed(0)
+    TeluCodec(tiny_model_config())
+    fresh = Adversary(adversarial, torch.device("cpu")).discriminator.state_dict()
+    assert any(not torch.equal(v, fresh[k]) for k, v in rank0["discriminator"].items())
 
 
 def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path):

@@ -6,7 +6,7 @@ import torch
 from conftest import tiny_model_config, voiced_clip
 from telucodec import metrics
 from telucodec.config import LossConfig, ModelConfig, preset
-from telucodec.losses import CodecLoss, MultiResolutionSTFTLoss, MultiScaleMelLoss
+from telucodec.losses import CodecLoss, CompressedComplexLoss, MultiResolutionSTFTLoss, MultiScaleMelLoss
 from telucodec.model import TeluCodec
 
 
@@ -43,10 +43,24 @@ def test_spectral_losses_are_finite_for_half_precision_inputs(dtype):
     target = torch.from_numpy(voiced_clip(0.5))[None].to(dtype)
     pred = (target.float() * 0.5).to(dtype)
     quiet = torch.zeros_like(target)             # log of near-zero magnitudes must not blow up
-    for loss in (MultiResolutionSTFTLoss((256, 512)), MultiScaleMelLoss((512,), 40, 16000)):
+    for loss in (MultiResolutionSTFTLoss((256, 512)), MultiScaleMelLoss((512,), 40, 16000),
+                 CompressedComplexLoss((256, 512), 0.3)):
         for p in (pred, quiet):
             value = loss(p, target)
             assert value.dtype == torch.float32 and torch.isfinite(value)
+
+
+def test_only_the_complex_loss_sees_a_phase_error():
+    t = torch.arange(8000) / 16000
+    target = torch.sin(2 * torch.pi * 440 * t)[None, None] * 0.5
+    shifted = torch.cos(2 * torch.pi * 440 * t)[None, None] * 0.5      # same magnitudes, phase off by 90 degrees
+    ffts = (320, 640)
+    complex_loss = CompressedComplexLoss(ffts, 0.3)
+    assert complex_loss(target, target) == 0
+    # a 90-degree phase error costs more than silence; for the magnitude loss it is almost free
+    assert complex_loss(shifted, target) > complex_loss(torch.zeros_like(target), target)
+    magnitude_loss = MultiResolutionSTFTLoss(ffts)
+    assert magnitude_loss(shifted, target) < 0.15 * magnitude_loss(torch.zeros_like(target), target)
 
 
 def test_total_loss_under_cpu_autocast_is_finite_and_has_gradient():

@@ -117,3 +117,19 @@ def test_config_file_sets_the_tree(clip_dir, tmp_path):
     state = torch.load(tmp_path / "telucodec" / "last.pt", weights_only=False)
     assert state["config"]["model"]["latent_dim"] == 6 and state["config"]["model"]["quantizer"]["n_q"] == 2
     assert state["config"]["loss"]["mel_weight"] == 0.5 and state["config"]["batch_size"] == 4
+
+
+def test_resuming_with_a_config_file_changes_the_losses_but_never_the_model(clip_dir, tmp_path):
+    args = ["--data_dir", clip_dir, "--checkpoint_dir", tmp_path, "--num_epochs", 5, *BASE]
+    assert run_train(*args, "--max_steps", 1).returncode == 0
+    finetune = tmp_path / "finetune.yaml"
+    finetune.write_text("loss:\n  complex_weight: 2.0\n")
+    result = run_train(*args, "--max_steps", 2, "--config", finetune)
+    assert result.returncode == 0, result.stderr
+    state = torch.load(tmp_path / "telucodec" / "last.pt", weights_only=False)
+    assert state["step"] == 2 and state["config"]["loss"]["complex_weight"] == 2.0
+    other_model = tmp_path / "other.yaml"
+    other_model.write_text("model:\n  latent_dim: 6\n")
+    refused = run_train(*args, "--max_steps", 3, "--config", other_model)
+    assert refused.returncode == 2 and "model cannot change" in refused.stderr and "Traceback" not in refused.stderr
+    assert torch.load(tmp_path / "telucodec" / "last.pt", weights_only=False)["step"] == 2
