@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Training throughput per model preset on this machine.
 
-For each preset: audio-seconds processed per wall-second, steps/s and peak resident memory of a
-training step (forward, losses, backward, optimiser) on batches of speech-like audio. Each preset
-runs in its own process so peak memory is its own.
+For each preset and precision: audio-seconds processed per wall-second, steps/s and peak resident
+memory of a training step (forward, losses, backward, optimiser) on batches of speech-like audio.
+Each runs in its own process so peak memory is its own. bf16 is autocast, as ``--precision bf16``
+trains (the spectral losses stay in FP32).
 
-    python bench/train_speed.py [--presets seed small tiny] [--batch_size 16] [--segment_seconds 1]
-                                [--steps 10] [--threads 2]
+    python bench/train_speed.py [--presets seed small tiny] [--precisions fp32 bf16] [--batch_size 16]
+                                [--segment_seconds 1] [--steps 10] [--threads 2]
 """
 from __future__ import annotations
 
@@ -18,15 +19,13 @@ import sys
 import time
 
 
-def measure(preset_name: str, batch: int, segment: float, steps: int, threads: int) -> dict:
-    from contextlib import nullcontext
-
+def measure(preset_name: str, precision: str, batch: int, segment: float, steps: int, threads: int) -> dict:
     import torch
 
     from telucodec.config import LossConfig, OptimConfig, preset
     from telucodec.losses import CodecLoss
     from telucodec.model import TeluCodec
-    from telucodec.train import train_step
+    from telucodec.train import autocast_context, train_step
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -42,7 +41,8 @@ def measure(preset_name: str, batch: int, segment: float, steps: int, threads: i
     scaler = torch.amp.GradScaler("cpu", enabled=False)
 
     def step() -> None:   # exactly what one training step costs, clipping and all
-        train_step(model, loss_fn, optimizer, scaler, [wav], nullcontext(), OptimConfig().grad_clip)
+        train_step(model, loss_fn, optimizer, scaler, [wav], autocast_context(precision, torch.device("cpu")),
+                   OptimConfig().grad_clip)
 
     step()   # warm-up: k-means init and allocator growth are not steady-state cost
     started = time.perf_counter()
@@ -50,7 +50,7 @@ def measure(preset_name: str, batch: int, segment: float, steps: int, threads: i
         step()
     elapsed = time.perf_counter() - started
     return {
-        "preset": preset_name, "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+        "preset": preset_name, "precision": precision, "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
         "kbps": cfg.kbps(), "threads": threads, "batch": f"{batch} x {segment:g} s",
         "audio_sec_per_sec": steps * batch * segment / elapsed, "steps_per_sec": steps / elapsed,
         "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -60,6 +60,7 @@ def measure(preset_name: str, batch: int, segment: float, steps: int, threads: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["seed", "small", "tiny"])
+    parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--segment_seconds", type=float, default=1.0)
     parser.add_argument("--steps", type=int, default=10)
@@ -67,18 +68,21 @@ def main() -> None:
     parser.add_argument("--one", help=argparse.SUPPRESS)   # internal: measure one preset, print JSON
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.batch_size, args.segment_seconds, args.steps, args.threads)))
+        print(json.dumps(measure(args.one, args.precisions[0], args.batch_size, args.segment_seconds, args.steps,
+                                 args.threads)))
         return
     rows = []
     for name in args.presets:
-        cmd = [sys.executable, __file__, "--one", name, "--batch_size", str(args.batch_size),
-               "--segment_seconds", str(args.segment_seconds), "--steps", str(args.steps), "--threads", str(args.threads)]
-        rows.append(json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout))
-    header = "| preset | params (M) | kbps | threads | batch | audio-s / s | steps / s | peak RSS (MB) |"
+        for precision in args.precisions:
+            cmd = [sys.executable, __file__, "--one", name, "--precisions", precision,
+                   "--batch_size", str(args.batch_size), "--segment_seconds", str(args.segment_seconds),
+                   "--steps", str(args.steps), "--threads", str(args.threads)]
+            rows.append(json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout))
+    header = "| preset | precision | params (M) | kbps | threads | batch | audio-s / s | steps / s | peak RSS (MB) |"
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for r in rows:
-        print(f"| {r['preset']} | {r['params_M']:.2f} | {r['kbps']:g} | {r['threads']} | {r['batch']} | "
+        print(f"| {r['preset']} | {r['precision']} | {r['params_M']:.2f} | {r['kbps']:g} | {r['threads']} | {r['batch']} | "
               f"{r['audio_sec_per_sec']:.1f} | {r['steps_per_sec']:.2f} | {r['peak_rss_MB']:.0f} |")
 
 

@@ -68,3 +68,14 @@ def test_speech_like_is_deterministic_and_bounded():
     a, b = speed.speech_like(2.0, seed=3), speed.speech_like(2.0, seed=3)
     assert len(a) == 32000 and (a == b).all() and a.dtype.name == "float32"
     assert 0 < abs(a).max() <= 1
+
+
+def test_train_speed_times_each_preset_and_precision_through_its_cli():
+    result = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "bench" / "train_speed.py"),
+                             "--presets", "tiny", "--precisions", "fp32", "bf16", "--batch_size", "2",
+                             "--segment_seconds", "0.25", "--steps", "1", "--threads", "1"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|")[1:-1] for line in result.stdout.splitlines()[2:]]
+    assert [(r[0].strip(), r[1].strip()) for r in rows] == [("tiny", "fp32"), ("tiny", "bf16")]
+    assert all(float(r[6]) > 0 and float(r[7]) > 0 for r in rows)     # audio-s/s and steps/s

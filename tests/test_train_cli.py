@@ -133,3 +133,13 @@ def test_resuming_with_a_config_file_changes_the_losses_but_never_the_model(clip
     refused = run_train(*args, "--max_steps", 3, "--config", other_model)
     assert refused.returncode == 2 and "model cannot change" in refused.stderr and "Traceback" not in refused.stderr
     assert torch.load(tmp_path / "telucodec" / "last.pt", weights_only=False)["step"] == 2
+
+
+def test_every_recipe_is_a_valid_config():
+    from telucodec.config import TrainConfig, load_config_file, merge
+    from telucodec.train import validate_config
+
+    recipes = sorted((ROOT / "recipes").glob("*.yaml"))
+    assert len(recipes) >= 2
+    for path in recipes:
+        validate_config(merge(TrainConfig(), load_config_file(path)))

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Is a model limited by the magnitudes or by the phase it decodes? An oracle swap.
+
+For each clip and bitrate, the decoded audio and the input are cut into STFT frames (the
+model's own hop, n_fft = 4 x hop) and recombined two ways: the model's magnitudes with the
+input's phase, and the input's magnitudes with the model's phase. PESQ-WB of each says how much
+quality perfect phase (or perfect magnitudes) would buy.
+
+    python bench/phase_oracle.py --audio-dir DIR [--model PATH] [--kbps 6 16]
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import telucodec
+from telucodec.audio import find_audio_files, load_audio
+from telucodec.metrics import pesq_wb
+
+
+def swap(ref: np.ndarray, out: np.ndarray, hop: int) -> dict[str, np.ndarray]:
+    """Audio with the magnitudes of one signal and the phase of the other, both ways."""
+    n_fft = 4 * hop
+    window = torch.hann_window(n_fft)
+
+    def stft(x: np.ndarray) -> torch.Tensor:
+        return torch.stft(torch.from_numpy(x).float(), n_fft, hop, window=window, return_complex=True)
+
+    def istft(spec: torch.Tensor) -> np.ndarray:
+        return torch.istft(spec, n_fft, hop, window=window, length=len(ref)).numpy()
+
+    r, o = stft(ref), stft(out)
+    return {"model magnitude + true phase": istft(torch.polar(o.abs(), r.angle())),
+            "true magnitude + model phase": istft(torch.polar(r.abs(), o.angle()))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--audio-dir", type=Path, required=True)
+    parser.add_argument("--model", help="telucodec model; default: the shipped one")
+    parser.add_argument("--kbps", type=float, nargs="+", default=[6, 16])
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    codec = telucodec.load(args.model)
+    files = find_audio_files(args.audio_dir)
+    print(f"{len(files)} clips, PESQ-WB means")
+    print("| kbps | model | model magnitude + true phase | true magnitude + model phase |")
+    print("|---|---|---|---|")
+    for kbps in args.kbps:
+        n_q = codec.n_q_for_kbps(kbps)
+        rows = []
+        for path in files:
+            ref = load_audio(path)
+            out = codec.decode(codec.encode(ref, codec.sample_rate, n_q=n_q), len(ref))
+            swapped = swap(ref, out, codec.config.hop_length)
+            rows.append([pesq_wb(ref, out), *(pesq_wb(ref, x) for x in swapped.values())])
+        means = np.nanmean(np.array(rows), axis=0)
+        print(f"| {codec.config.kbps(n_q):g} | " + " | ".join(f"{m:.2f}" for m in means) + " |")
+
+
+if __name__ == "__main__":
+    main()
