@@ -243,6 +243,14 @@ def all_ranks_finite(value: torch.Tensor) -> bool:
     return bool(flag.item())
 
 
+def sync_on_last(module: torch.nn.Module, index: int, count: int):
+    """Context for the backward of micro-batch ``index`` of ``count``: under DDP only the last one
+    all-reduces gradients (the others accumulate locally under ``no_sync``)."""
+    if index == count - 1 or not isinstance(module, DistributedDataParallel):
+        return nullcontext()
+    return module.no_sync()
+
+
 def train_step(ddp_model: torch.nn.Module, loss_fn: CodecLoss, optimizer: torch.optim.Optimizer,
                scaler: torch.amp.GradScaler, micro_batches: list[torch.Tensor], autocast,
                grad_clip: float, adversary: Adversary | None = None) -> tuple[list[tuple[dict, CodecOutput]], bool]:
@@ -258,11 +266,9 @@ def train_step(ddp_model: torch.nn.Module, loss_fn: CodecLoss, optimizer: torch.
     With an ``adversary``, the generator also gets its adversarial and feature-matching losses,
     and the discriminator then takes one step on the same micro-batches.
     """
-    distributed = isinstance(ddp_model, DistributedDataParallel)
     results, finite = [], True
     for i, wav in enumerate(micro_batches):
-        last = i == len(micro_batches) - 1
-        with nullcontext() if last or not distributed else ddp_model.no_sync():
+        with sync_on_last(ddp_model, i, len(micro_batches)):
             with autocast:
                 out = ddp_model(wav)
             losses = loss_fn(out.audio, wav, out.commit_loss)
@@ -297,11 +303,9 @@ def discriminator_step(adversary: Adversary, fakes: list[torch.Tensor], reals: l
                        grad_clip: float) -> torch.Tensor:
     """One discriminator update on the generator's detached outputs, synchronised and skipped
     across ranks like ``train_step``; returns the mean hinge loss."""
-    distributed = isinstance(adversary.trained, DistributedDataParallel)
     total, finite = torch.zeros(()), True
     for i, (fake, real) in enumerate(zip(fakes, reals)):
-        last = i == len(fakes) - 1
-        with nullcontext() if last or not distributed else adversary.trained.no_sync():
+        with sync_on_last(adversary.trained, i, len(fakes)):
             loss = adversary.loss(fake, real)
             finite = all_ranks_finite(loss) and finite
             if finite:
