@@ -405,8 +405,6 @@ def train(args: argparse.Namespace) -> dict:
     opt_cls = torch.optim.AdamW if config.optim.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(model.parameters(), lr=config.optim.learning_rate, betas=config.optim.betas,
                         weight_decay=config.optim.weight_decay)
-    total_steps = config.num_epochs * steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config.optim.warmup_steps, total_steps))
     scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
     adversary = Adversary(config.adversarial, device) if config.adversarial.start_step >= 0 else None
 
@@ -414,7 +412,6 @@ def train(args: argparse.Namespace) -> dict:
     if resumed is not None:
         model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
-        scheduler.load_state_dict(resumed["scheduler"])
         scaler.load_state_dict(resumed["scaler"])
         step, epoch, batch_in_epoch = resumed["step"], resumed["epoch"], resumed["batch_in_epoch"]
         skipped_steps, best = resumed["skipped_steps"], resumed["best"]
@@ -423,6 +420,12 @@ def train(args: argparse.Namespace) -> dict:
             adversary.load_state_dict(resumed["adversary"])
         if is_main:
             print(f"resuming {last_path} at step {step} (epoch {epoch}, batch {batch_in_epoch})", flush=True)
+    # The schedule is a function of the config and the step alone (not restored from the checkpoint),
+    # so a resumed run follows its new --learning_rate and --num_epochs from its first step.
+    for group in optimizer.param_groups:
+        group["initial_lr"] = config.optim.learning_rate
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(config.optim.warmup_steps, config.num_epochs * steps_per_epoch), last_epoch=step - 1)
     check_same_step(step, device)
     ddp_model = wrap_ddp(model) if world > 1 else model
     if adversary is not None and world > 1:
@@ -439,7 +442,7 @@ def train(args: argparse.Namespace) -> dict:
         if is_main:
             save_checkpoint(path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                "scaler": scaler.state_dict(),
                 "config": config.to_dict(), "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
                 "skipped_steps": skipped_steps, "best": best, "rng": rng_state(),
                 "adversary": adversary.state_dict() if adversary is not None else None,

@@ -77,5 +77,6 @@ def test_train_speed_times_each_preset_and_precision_through_its_cli():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     rows = [line.split("|")[1:-1] for line in result.stdout.splitlines()[2:]]
-    assert [(r[0].strip(), r[1].strip()) for r in rows] == [("tiny", "fp32"), ("tiny", "bf16")]
-    assert all(float(r[6]) > 0 and float(r[7]) > 0 for r in rows)     # audio-s/s and steps/s
+    assert [(r[0].strip(), r[1].strip(), r[2].strip()) for r in rows] == [("tiny", "fp32", "eager"),
+                                                                           ("tiny", "bf16", "eager")]
+    assert all(float(r[8]) > 0 and float(r[9]) > 0 for r in rows)     # audio-s/s and steps/s

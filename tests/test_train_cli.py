@@ -1,10 +1,12 @@
 """The training command, driven through its CLI: epochs, resume (exact), bad files, bad flags."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
@@ -133,6 +135,20 @@ def test_resuming_with_a_config_file_changes_the_losses_but_never_the_model(clip
     refused = run_train(*args, "--max_steps", 3, "--config", other_model)
     assert refused.returncode == 2 and "model cannot change" in refused.stderr and "Traceback" not in refused.stderr
     assert torch.load(tmp_path / "telucodec" / "last.pt", weights_only=False)["step"] == 2
+
+
+def test_resuming_follows_a_new_learning_rate_and_schedule(clip_dir, tmp_path):
+    from telucodec.train import lr_lambda
+
+    args = ["--data_dir", clip_dir, "--checkpoint_dir", tmp_path, "--save_every", 1000, *BASE]
+    assert run_train(*args, "--num_epochs", 5, "--max_steps", 2).returncode == 0
+    resumed = run_train(*args, "--num_epochs", 9, "--max_steps", 4, "--learning_rate", "3e-4")
+    assert resumed.returncode == 0 and "resuming" in resumed.stdout, resumed.stderr
+    state = torch.load(tmp_path / "telucodec" / "last.pt", weights_only=False)
+    steps_per_epoch = int(re.search(r"(\d+) steps per epoch", resumed.stdout).group(1))
+    expected = 3e-4 * lr_lambda(state["config"]["optim"]["warmup_steps"], 9 * steps_per_epoch)(4)
+    assert state["step"] == 4 and state["config"]["optim"]["learning_rate"] == 3e-4
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_every_recipe_is_a_valid_config():
