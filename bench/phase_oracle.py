@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Is a model limited by the magnitudes or by the phase it decodes? An oracle swap.
+"""Is a model limited by its quantizer, its magnitudes or its phase? Oracle swaps.
 
 For each clip and bitrate, the decoded audio and the input are cut into STFT frames (the
 model's own hop, n_fft = 4 x hop) and recombined two ways: the model's magnitudes with the
 input's phase, and the input's magnitudes with the model's phase. PESQ-WB of each says how much
-quality perfect phase (or perfect magnitudes) would buy.
+quality perfect phase (or perfect magnitudes) would buy. A last row decodes the encoder's
+continuous latent with the quantizer left out: what infinite bitrate would give this
+encoder and decoder.
 
     python bench/phase_oracle.py --audio-dir DIR [--model PATH] [--kbps 6 16]
 """
@@ -37,6 +39,24 @@ def swap(ref: np.ndarray, out: np.ndarray, hop: int) -> dict[str, np.ndarray]:
             "true magnitude + model phase": istft(torch.polar(r.abs(), o.angle()))}
 
 
+@torch.no_grad()
+def unquantized(model: torch.nn.Module, ref: np.ndarray) -> np.ndarray:
+    """``ref`` through the encoder and decoder alone, the quantizer left out (one pass, no chunks)."""
+    wav = torch.from_numpy(np.pad(ref, (0, -len(ref) % model.cfg.hop_length))).float()[None, None]
+    latent = model.encoder(wav.clamp(-1, 1))
+    return model.decoder(latent)[0, 0, :len(ref)].numpy()
+
+
+def oracle_row(ref: np.ndarray, out: np.ndarray, hop: int) -> list[float]:
+    """PESQ-WB of the decoded audio and of both magnitude/phase swaps."""
+    return [pesq_wb(ref, out), *(pesq_wb(ref, x) for x in swap(ref, out, hop).values())]
+
+
+def print_row(label: str, rows: list[list[float]]) -> None:
+    means = np.nanmean(np.array(rows), axis=0)
+    print(f"| {label} | " + " | ".join(f"{m:.2f}" for m in means) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--audio-dir", type=Path, required=True)
@@ -49,16 +69,14 @@ def main() -> None:
     print(f"{len(files)} clips, PESQ-WB means")
     print("| kbps | model | model magnitude + true phase | true magnitude + model phase |")
     print("|---|---|---|---|")
+    clips = [load_audio(path) for path in files]
+    hop = codec.config.hop_length
     for kbps in args.kbps:
         n_q = codec.n_q_for_kbps(kbps)
-        rows = []
-        for path in files:
-            ref = load_audio(path)
-            out = codec.decode(codec.encode(ref, codec.sample_rate, n_q=n_q), len(ref))
-            swapped = swap(ref, out, codec.config.hop_length)
-            rows.append([pesq_wb(ref, out), *(pesq_wb(ref, x) for x in swapped.values())])
-        means = np.nanmean(np.array(rows), axis=0)
-        print(f"| {codec.config.kbps(n_q):g} | " + " | ".join(f"{m:.2f}" for m in means) + " |")
+        rows = [oracle_row(ref, codec.decode(codec.encode(ref, codec.sample_rate, n_q=n_q), len(ref)), hop)
+                for ref in clips]
+        print_row(f"{codec.config.kbps(n_q):g}", rows)
+    print_row("no quantizer", [oracle_row(ref, unquantized(codec.model, ref), hop) for ref in clips])
 
 
 if __name__ == "__main__":
