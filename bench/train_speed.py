@@ -4,8 +4,9 @@
 For each preset and precision: audio-seconds processed per wall-second, steps/s and peak resident
 memory of a training step (forward, losses, backward, optimiser) on batches of speech-like audio.
 Each runs in its own process so peak memory is its own. bf16 is autocast, as ``--precision bf16``
-trains (the spectral losses stay in FP32); "compiled" wraps the model in torch.compile, as
-``--compile`` trains, and its two untimed warm-up steps include the compilation.
+trains (the spectral losses stay in FP32). "compiled" wraps the model in torch.compile; its two
+untimed warm-up steps include the compilation (training has no such flag: docs/EXPERIMENTS.md E10
+found no gain on CPU).
 
     python bench/train_speed.py [--presets seed small tiny] [--precisions fp32 bf16] [--compile eager compiled]
                                 [--batch_size 16] [--segment_seconds 1] [--steps 10] [--threads 2]
@@ -95,7 +96,8 @@ def main() -> None:
     for r in rows:
         mode = "compiled" if r["compiled"] else "eager"
         print(f"| {r['preset']} | {r['precision']} | {mode} | {r['params_M']:.2f} | {r['kbps']:g} | {r['threads']} | "
-              f"{r['batch']} | {r['warmup_s']:.1f} | {r['audio_sec_per_sec']:.1f} | {r['steps_per_sec']:.2f} | {r['peak_rss_MB']:.0f} |")
+              f"{r['batch']} | {r['warmup_s']:.1f} | {r['audio_sec_per_sec']:.1f} | {r['steps_per_sec']:.2f} | "
+              f"{r['peak_rss_MB']:.0f} |")
 
 
 if __name__ == "__main__":
