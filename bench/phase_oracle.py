@@ -21,6 +21,7 @@ import torch
 import telucodec
 from telucodec.audio import find_audio_files, load_audio
 from telucodec.metrics import pesq_wb
+from telucodec.model import TeluCodec
 
 
 def swap(ref: np.ndarray, out: np.ndarray, hop: int) -> dict[str, np.ndarray]:
@@ -39,12 +40,9 @@ def swap(ref: np.ndarray, out: np.ndarray, hop: int) -> dict[str, np.ndarray]:
             "true magnitude + model phase": istft(torch.polar(r.abs(), o.angle()))}
 
 
-@torch.no_grad()
-def unquantized(model: torch.nn.Module, ref: np.ndarray) -> np.ndarray:
+def unquantized(model: TeluCodec, ref: np.ndarray) -> np.ndarray:
     """``ref`` through the encoder and decoder alone, the quantizer left out (one pass, no chunks)."""
-    wav = torch.from_numpy(np.pad(ref, (0, -len(ref) % model.cfg.hop_length))).float()[None, None]
-    latent = model.encoder(wav.clamp(-1, 1))
-    return model.decoder(latent)[0, 0, :len(ref)].numpy()
+    return model.autoencode(torch.from_numpy(ref).float()[None, None])[0, 0].numpy()
 
 
 def oracle_row(ref: np.ndarray, out: np.ndarray, hop: int) -> list[float]:

@@ -23,7 +23,7 @@ import time
 
 
 def measure(preset_name: str, precision: str, batch: int, segment: float, steps: int, threads: int,
-            compiled: bool) -> dict:
+            mode: str) -> dict:
     import torch
 
     from telucodec.config import LossConfig, OptimConfig, preset
@@ -36,7 +36,7 @@ def measure(preset_name: str, precision: str, batch: int, segment: float, steps:
     cfg = preset(preset_name)
     model = TeluCodec(cfg)
     loss_fn = CodecLoss(LossConfig(), cfg.sample_rate)
-    trained = torch.compile(model) if compiled else model
+    trained = torch.compile(model) if mode == "compiled" else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
     n = int(segment * cfg.sample_rate)
     t = torch.arange(n) / cfg.sample_rate
@@ -58,7 +58,7 @@ def measure(preset_name: str, precision: str, batch: int, segment: float, steps:
         step()
     elapsed = time.perf_counter() - started
     return {
-        "preset": preset_name, "precision": precision, "compiled": compiled, "warmup_s": warmup,
+        "preset": preset_name, "precision": precision, "mode": mode, "warmup_s": warmup,
         "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
         "kbps": cfg.kbps(), "threads": threads, "batch": f"{batch} x {segment:g} s",
         "audio_sec_per_sec": steps * batch * segment / elapsed, "steps_per_sec": steps / elapsed,
@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(args.one, args.precisions[0], args.batch_size, args.segment_seconds, args.steps,
-                                 args.threads, args.compile[0] == "compiled")))
+                                 args.threads, args.compile[0])))
         return
     rows = []
     for name in args.presets:
@@ -94,8 +94,7 @@ def main() -> None:
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for r in rows:
-        mode = "compiled" if r["compiled"] else "eager"
-        print(f"| {r['preset']} | {r['precision']} | {mode} | {r['params_M']:.2f} | {r['kbps']:g} | {r['threads']} | "
+        print(f"| {r['preset']} | {r['precision']} | {r['mode']} | {r['params_M']:.2f} | {r['kbps']:g} | {r['threads']} | "
               f"{r['batch']} | {r['warmup_s']:.1f} | {r['audio_sec_per_sec']:.1f} | {r['steps_per_sec']:.2f} | "
               f"{r['peak_rss_MB']:.0f} |")
 

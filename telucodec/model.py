@@ -34,21 +34,26 @@ class TeluCodec(nn.Module):
         self.quantizer = ResidualVQ(cfg.latent_dim, cfg.quantizer)
         self.decoder = decoder(cfg)
 
-    def _pad(self, wav: torch.Tensor) -> torch.Tensor:
-        return F.pad(wav, (0, (-wav.shape[-1]) % self.cfg.hop_length))
+    def _latent(self, wav: torch.Tensor) -> torch.Tensor:
+        """Continuous latent (B, D, ceil(L / hop)) of ``wav`` (B, 1, L), clipped and padded to whole hops."""
+        return self.encoder(F.pad(wav.clamp(-1, 1), (0, (-wav.shape[-1]) % self.cfg.hop_length)))
 
     def forward(self, wav: torch.Tensor, n_q: int | None = None) -> CodecOutput:
         """Reconstruct ``wav`` (B, 1, L); trains the codebooks when in training mode."""
-        length = wav.shape[-1]
-        latent = self.encoder(self._pad(wav.clamp(-1, 1)))
-        q = self.quantizer(latent, n_q)
-        audio = self.decoder(q.quantized)[..., :length]
+        q = self.quantizer(self._latent(wav), n_q)
+        audio = self.decoder(q.quantized)[..., :wav.shape[-1]]
         return CodecOutput(audio, q.codes, q.commit_loss, q.n_q)
 
     @torch.no_grad()
     def encode(self, wav: torch.Tensor, n_q: int | None = None) -> torch.Tensor:
         """Codes (B, n_q, ceil(L / hop)) int64 for ``wav`` (B, 1, L) at ``cfg.sample_rate``."""
-        return self.quantizer.encode(self.encoder(self._pad(wav.clamp(-1, 1))), n_q)
+        return self.quantizer.encode(self._latent(wav), n_q)
+
+    @torch.no_grad()
+    def autoencode(self, wav: torch.Tensor) -> torch.Tensor:
+        """``wav`` (B, 1, L) decoded from its continuous latent, the quantizer left out: what an
+        infinite bitrate would give this encoder and decoder (a diagnostic: bench/phase_oracle.py)."""
+        return self.decoder(self._latent(wav))[..., :wav.shape[-1]]
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
