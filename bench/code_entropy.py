@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """How many bits entropy coding of the codes could save (an estimate, not a coder).
 
 Fits a unigram prior per codebook (code counts + 1) on the codes of one folder and measures the
 cross-entropy of another folder's codes under it: the size an arithmetic coder with those priors
 would reach, against the fixed ``codebook_bits`` per code of the .tlc format.
 
-    python bench/code_entropy.py --model runs/default --fit-dir corpus/train --eval-dir corpus/heldout
+    python -m bench.code_entropy --model runs/default --fit-dir corpus/train --eval-dir corpus/heldout
 """
 from __future__ import annotations
 
@@ -15,14 +14,15 @@ from pathlib import Path
 import numpy as np
 
 import telucodec
+from bench.common import evenly_spread
 from telucodec.audio import find_audio_files, load_audio
 
 
 def folder_codes(codec: telucodec.Codec, folder: Path, max_files: int) -> np.ndarray:
     """Codes of up to ``max_files`` files spread over the folder, concatenated: (n_q, frames)."""
     files = find_audio_files(folder)
-    picks = np.unique(np.linspace(0, len(files) - 1, min(max_files, len(files))).round().astype(int))
-    return np.concatenate([codec.encode(load_audio(files[i]), codec.sample_rate) for i in picks], axis=1)
+    return np.concatenate([codec.encode(load_audio(files[i], codec.sample_rate), codec.sample_rate)
+                           for i in evenly_spread(len(files), max_files)], axis=1)
 
 
 def main() -> None:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """onnxruntime vs PyTorch: encode and decode time on CPU for one clip, and how closely they agree.
 
 Each model is exported with ``telucodec.export`` (ONNX, to a temporary folder); both sides then
@@ -7,7 +6,7 @@ alternately so machine load affects both alike; the median of ``--repeats`` runs
 Presets get untrained weights (speed does not depend on training) with codebooks initialised
 by one training-mode forward.
 
-    python bench/export_speed.py (--preset NAME... | --model PATH...) [--seconds 10] [--threads 1] [--repeats 5]
+    python -m bench.export_speed (--preset NAME... | --model PATH...) [--seconds 10] [--threads 1] [--repeats 5]
 """
 from __future__ import annotations
 
@@ -21,14 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-
-def speech_like(seconds: float, sample_rate: int, seed: int = 0) -> np.ndarray:
-    """A gliding harmonic tone with a syllable-rate envelope and a little noise, float32 in [-1, 1]."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    phase = 2 * np.pi * np.cumsum(140 * (1 + 0.1 * np.sin(2 * np.pi * 0.5 * t))) / sample_rate
-    tone = sum(np.sin(k * phase) / k for k in range(1, 10))
-    return (0.2 * tone * np.sin(2 * np.pi * 3 * t) ** 2 + 0.003 * rng.standard_normal(len(t))).astype(np.float32)
+from bench.common import speech_like
 
 
 def build_model(preset_name: str | None, path: str | None):
@@ -41,7 +33,7 @@ def build_model(preset_name: str | None, path: str | None):
         return Path(path).name, load(path).model
     torch.manual_seed(0)
     model = TeluCodec(preset(preset_name))
-    batch = torch.from_numpy(np.stack([speech_like(1.0, model.cfg.sample_rate, seed) for seed in range(8)]))
+    batch = torch.from_numpy(np.stack([speech_like(1.0, seed, model.cfg.sample_rate) for seed in range(8)]))
     with torch.no_grad():
         model(batch[:, None])           # training mode: k-means initialises the codebooks
     return preset_name, model.eval()
@@ -55,6 +47,7 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def measure(label: str, model, seconds: float, threads: int, repeats: int) -> dict:
+    """Median ms of PyTorch and onnxruntime encode/decode of a ``seconds`` clip, and how far their outputs differ."""
     import onnxruntime as ort
 
     from telucodec.export import export
@@ -66,7 +59,7 @@ def measure(label: str, model, seconds: float, threads: int, repeats: int) -> di
         export(model, folder, "onnx")
         encoder = ort.InferenceSession(f"{folder}/encoder.onnx", options, providers=["CPUExecutionProvider"])
         decoder = ort.InferenceSession(f"{folder}/decoder.onnx", options, providers=["CPUExecutionProvider"])
-    clip = speech_like(seconds, model.cfg.sample_rate, seed=99)[None, None]
+    clip = speech_like(seconds, seed=99, sample_rate=model.cfg.sample_rate)[None, None]
     wav = torch.from_numpy(clip)
     with torch.inference_mode():
         codes = model.encode(wav)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Is a model limited by its quantizer, its magnitudes or its phase? Oracle swaps.
 
 For each clip and bitrate, the decoded audio and the input are cut into STFT frames (the
@@ -8,7 +7,7 @@ quality perfect phase (or perfect magnitudes) would buy. A last row decodes the 
 continuous latent with the quantizer left out: what infinite bitrate would give this
 encoder and decoder.
 
-    python bench/phase_oracle.py --audio-dir DIR [--model PATH] [--kbps 6 16]
+    python -m bench.phase_oracle --audio-dir DIR [--model PATH] [--kbps 6 16]
 """
 from __future__ import annotations
 
@@ -22,20 +21,21 @@ import telucodec
 from telucodec.audio import find_audio_files, load_audio
 from telucodec.metrics import pesq_wb
 from telucodec.model import TeluCodec
+from telucodec.spectral import ISTFT, STFT
 
 
 def swap(ref: np.ndarray, out: np.ndarray, hop: int) -> dict[str, np.ndarray]:
-    """Audio with the magnitudes of one signal and the phase of the other, both ways."""
-    n_fft = 4 * hop
-    window = torch.hann_window(n_fft)
+    """Audio with the magnitudes of one signal and the phase of the other, both ways.
 
-    def stft(x: np.ndarray) -> torch.Tensor:
-        return torch.stft(torch.from_numpy(x).float(), n_fft, hop, window=window, return_complex=True)
+    ``ref`` and ``out`` are float (samples,) of one length, longer than 2 x ``hop``; STFT frames of
+    n_fft = 4 x ``hop``, reflect-padded at the ends (torch.stft's default, which the E6/E11 numbers used).
+    """
+    stft, inverse = STFT(4 * hop, hop, pad_mode="reflect"), ISTFT(4 * hop, hop)
 
     def istft(spec: torch.Tensor) -> np.ndarray:
-        return torch.istft(spec, n_fft, hop, window=window, length=len(ref)).numpy()
+        return inverse(spec, len(ref))[0].numpy()
 
-    r, o = stft(ref), stft(out)
+    r, o = (stft(torch.from_numpy(x).float()[None]) for x in (ref, out))
     return {"model magnitude + true phase": istft(torch.polar(o.abs(), r.angle())),
             "true magnitude + model phase": istft(torch.polar(r.abs(), o.angle()))}
 
@@ -51,6 +51,7 @@ def oracle_row(ref: np.ndarray, out: np.ndarray, hop: int) -> list[float]:
 
 
 def print_row(label: str, rows: list[list[float]]) -> None:
+    """One table row: ``label`` and the mean of each column of ``rows`` (NaN scores left out)."""
     means = np.nanmean(np.array(rows), axis=0)
     print(f"| {label} | " + " | ".join(f"{m:.2f}" for m in means) + " |")
 
@@ -67,7 +68,7 @@ def main() -> None:
     print(f"{len(files)} clips, PESQ-WB means")
     print("| kbps | model | model magnitude + true phase | true magnitude + model phase |")
     print("|---|---|---|---|")
-    clips = [load_audio(path) for path in files]
+    clips = [load_audio(path, codec.sample_rate) for path in files]
     hop = codec.config.hop_length
     for kbps in args.kbps:
         n_q = codec.n_q_for_kbps(kbps)

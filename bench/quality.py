@@ -1,11 +1,12 @@
 """Rate-quality benchmark of telucodec against reference speech codecs.
 
-    python bench/quality.py --audio-dir DIR [--model PATH] [--codecs opus,codec2,...] [--out DIR] [--quick]
+    python -m bench.quality --audio-dir DIR [--model PATH] [--codecs opus,codec2,...] [--out DIR] [--quick]
 
 Every audio file under DIR (any format soundfile reads, converted to 16 kHz mono) goes
 through each codec setting; the decoded audio is delay-compensated (see
 ``reference_codecs``) and scored against the input with SNR, SI-SDR, PESQ-WB, STOI,
-ESTOI, log-mel distance and, when the ``speechmos`` package imports, DNSMOS (overall MOS).
+ESTOI, log-mel distance, level difference (decoded minus input RMS, dB) and, when the
+``speechmos`` package imports, DNSMOS (overall MOS).
 
 Writes into --out:
 - ``per_clip.csv``: one row per (clip, codec setting) with measured kbps, delay and metrics;
@@ -29,13 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
-import reference_codecs as rc
 import telucodec
+from bench import reference_codecs as rc
+from bench.common import SAMPLE_RATE, one_line_errors
+from bench.common import warn as warn_as
 from telucodec.audio import atomic_write, find_audio_files, load_audio
 from telucodec.errors import TeluCodecError
 from telucodec.metrics import all_metrics
 
-SAMPLE_RATE = 16000
+PROG = "quality.py"
 QUICK_CLIPS = 2
 
 Setting = Callable[[np.ndarray], rc.CodecResult]
@@ -51,25 +54,29 @@ REFERENCE_SETTINGS: dict[str, list[Setting]] = {
 }
 CODEC_NAMES = ("telucodec", *REFERENCE_SETTINGS)
 
-METRICS = ("snr", "si_sdr", "pesq", "stoi", "estoi", "log_mel")
+METRICS = ("snr", "si_sdr", "pesq", "stoi", "estoi", "log_mel", "level_db")
 METRIC_TITLES = {
     "snr": "SNR dB", "si_sdr": "SI-SDR dB", "pesq": "PESQ-WB", "stoi": "STOI", "estoi": "ESTOI",
-    "log_mel": "log-mel dist", "dnsmos": "DNSMOS ovrl",
+    "log_mel": "log-mel dist", "level_db": "level dB", "dnsmos": "DNSMOS ovrl",
 }
 PLOTS = ("pesq", "stoi", "si_sdr")
 
 
 def warn(message: str) -> None:
-    print(f"quality.py: warning: {message}", file=sys.stderr)
+    """``quality.py: warning: MESSAGE`` on stderr."""
+    warn_as(PROG, message)
 
 
 # ---------------------------------------------------------------- telucodec rows
 
 
 def telucodec_setting(codec, n_q: int, nominal_kbps: float, wav: np.ndarray) -> rc.CodecResult:
-    """One clip through telucodec at ``n_q`` quantizers; bits are the whole .tlc file, header included.
+    """One clip (at SAMPLE_RATE) through telucodec at ``n_q`` quantizers; bits are the whole .tlc file,
+    header included.
 
-    ``codec.decompress`` returns 16 kHz audio whatever the model's internal rate.
+    ``codec.compress`` resamples the clip to the model's own rate, ``codec.sample_rate`` (its
+    config's ``sample_rate``), and ``codec.decompress`` returns audio at that rate, not at the
+    input's. Every preset runs at 16 kHz = SAMPLE_RATE, which the scoring against ``wav`` assumes.
     """
     data = codec.compress(wav, SAMPLE_RATE, n_q=n_q)
     decoded = np.asarray(codec.decompress(data), dtype=np.float32)
@@ -281,6 +288,7 @@ def load_clips(audio_dir: Path, quick: bool) -> list[tuple[str, np.ndarray]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit status 0, or 2 after a one-line error."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--audio-dir", type=Path, required=True, help="folder of clips (searched recursively)")
     parser.add_argument("--model", help="telucodec model; default: the shipped one, if any")
@@ -289,26 +297,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench_results"), help="output folder")
     parser.add_argument("--quick", action="store_true", help=f"only the first {QUICK_CLIPS} clips")
     args = parser.parse_args(argv)
-    try:
-        codecs = parse_codecs(args.codecs)
-        clips = load_clips(args.audio_dir, args.quick)
-        settings = {name: telucodec_settings(args.model) if name == "telucodec" else REFERENCE_SETTINGS[name]
-                    for name in codecs}
-        dnsmos = dnsmos_scorer()
-        rows = run_benchmark(clips, settings, dnsmos)
-        if not rows:
-            raise TeluCodecError("no codec could be run; see the warnings above")
-        metrics = METRICS + (("dnsmos",) if dnsmos is not None else ())
-        summary = summarise(rows, metrics)
-        reference_dnsmos = mean_ci([dnsmos(wav) for _, wav in clips]) if dnsmos is not None else None
-        table = markdown_table(summary, metrics, len(clips), reference_dnsmos)
-        write_csv(args.out / "per_clip.csv", rows)
-        atomic_write(args.out / "results.md", lambda tmp: Path(tmp).write_text(table))
-        for metric in PLOTS:
-            plot_rate_quality(args.out / f"rate_{metric}.png", summary, metric)
-    except TeluCodecError as exc:
-        print(f"quality.py: error: {exc}", file=sys.stderr)
-        return 2
+    return one_line_errors(PROG, lambda: benchmark(args))
+
+
+def benchmark(args: argparse.Namespace) -> int:
+    """Code and score every clip, write --out and print the table (TeluCodecError on bad input)."""
+    codecs = parse_codecs(args.codecs)
+    clips = load_clips(args.audio_dir, args.quick)
+    settings = {name: telucodec_settings(args.model) if name == "telucodec" else REFERENCE_SETTINGS[name]
+                for name in codecs}
+    dnsmos = dnsmos_scorer()
+    rows = run_benchmark(clips, settings, dnsmos)
+    if not rows:
+        raise TeluCodecError("no codec could be run; see the warnings above")
+    metrics = METRICS + (("dnsmos",) if dnsmos is not None else ())
+    summary = summarise(rows, metrics)
+    reference_dnsmos = mean_ci([dnsmos(wav) for _, wav in clips]) if dnsmos is not None else None
+    table = markdown_table(summary, metrics, len(clips), reference_dnsmos)
+    write_csv(args.out / "per_clip.csv", rows)
+    atomic_write(args.out / "results.md", lambda tmp: Path(tmp).write_text(table))
+    for metric in PLOTS:
+        plot_rate_quality(args.out / f"rate_{metric}.png", summary, metric)
     print(table)
     return 0
 

@@ -41,9 +41,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from bench.common import SAMPLE_RATE
 from telucodec.errors import TeluCodecError
 
-SAMPLE_RATE = 16000
 # Delay search window. Delays found on 18 Telugu clips (espeak-ng and MBROLA voices), in
 # samples at 16 kHz: Opus -3..1, G.722 22, AMR-WB 94-95, LC3 0, Speex 0 or 221-223.
 MAX_DELAY_SAMPLES = 800  # 50 ms

@@ -1,6 +1,6 @@
 """Listening page: telucodec next to Opus, clip by clip, in one self-contained HTML file.
 
-    python bench/report.py --audio-dir DIR -o report.html [--model PATH] [--max-clips 4] [--bitrates 2,4,8] [--force]
+    python -m bench.report --audio-dir DIR -o report.html [--model PATH] [--max-clips 4] [--bitrates 2,4,8] [--force]
 
 Up to --max-clips files under DIR (spread evenly over the sorted list, so each sub-folder of a
 mixed corpus tends to show up) each get a table: the reference, telucodec at the chosen bitrates
@@ -31,14 +31,16 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-import quality
-import reference_codecs as rc
 import telucodec
+from bench import quality
+from bench import reference_codecs as rc
+from bench.common import SAMPLE_RATE, evenly_spread, one_line_errors
+from bench.common import warn as warn_as
 from telucodec.audio import atomic_write, find_audio_files, load_audio
 from telucodec.demo import spectrogram_png
 from telucodec.errors import TeluCodecError
 
-SAMPLE_RATE = quality.SAMPLE_RATE
+PROG = "report.py"
 DEFAULT_MAX_CLIPS = 4
 PNG_COLOURS = 128
 
@@ -87,23 +89,21 @@ class Row:
 
 
 def warn(message: str) -> None:
-    print(f"report.py: warning: {message}", file=sys.stderr)
+    """``report.py: warning: MESSAGE`` on stderr."""
+    warn_as(PROG, message)
 
 
 # ---------------------------------------------------------------- inputs
 
 
 def pick_clips(audio_dir: Path, max_clips: int) -> list[tuple[str, np.ndarray]]:
-    """(relative name, 16 kHz audio) for up to ``max_clips`` files spread evenly over the sorted list.
-
-    Evenly spread rather than the first few because sorted paths group by sub-folder, and a
-    page showing only one speaker or source would hide how the codec does on the others.
-    """
+    """(relative name, 16 kHz audio) for up to ``max_clips`` files spread evenly over the sorted list
+    (see ``evenly_spread``); TeluCodecError when the folder has none."""
     paths = find_audio_files(audio_dir)
     if not paths:
         raise TeluCodecError(f"{audio_dir}: no audio files found")
-    picks = dict.fromkeys(np.linspace(0, len(paths) - 1, min(max_clips, len(paths))).round().astype(int))
-    return [(str(paths[i].relative_to(audio_dir)), load_audio(paths[i], SAMPLE_RATE)) for i in picks]
+    return [(str(paths[i].relative_to(audio_dir)), load_audio(paths[i], SAMPLE_RATE))
+            for i in evenly_spread(len(paths), max_clips)]
 
 
 def default_n_qs(max_n_q: int) -> list[int]:
@@ -206,6 +206,7 @@ def page_html(model_label: str, sections: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write the page; exit status 0, or 2 after a one-line error."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--audio-dir", type=Path, required=True, help="folder of clips (searched recursively)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="HTML file to write")
@@ -214,30 +215,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bitrates", help="telucodec kbps, comma-separated (default: 1, 2, 4, ... quantizers)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
     args = parser.parse_args(argv)
-    try:
-        # checked first so a refusal costs no model loading or coding
-        if args.output.exists() and not args.force:
-            raise TeluCodecError(f"{args.output} exists; pass --force to overwrite it")
-        if args.max_clips < 1:
-            raise TeluCodecError(f"--max-clips must be at least 1, got {args.max_clips}")
-        codec = telucodec.load(args.model)
-        settings = {
-            "telucodec": [functools.partial(quality.telucodec_setting, codec, n_q, codec.config.kbps(n_q))
-                          for n_q in parse_bitrates(args.bitrates, codec)],
-            "opus": [functools.partial(rc.opus, kbps=k, force_wideband=False) for k in quality.OPUS_KBPS],
-        }
-        clips = pick_clips(args.audio_dir, args.max_clips)
-        disabled: set[str] = set()
-        sections = []
-        with tempfile.TemporaryDirectory() as scratch:
-            for index, (name, wav) in enumerate(clips, 1):
-                print(f"[{index}/{len(clips)}] {name}", file=sys.stderr)
-                sections.append(clip_html(name, code_clip(name, wav, settings, disabled), Path(scratch)))
-        page = page_html(f"{args.model or 'shipped default'} (id {codec.model_id})", sections)
-        atomic_write(args.output, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
-    except TeluCodecError as exc:
-        print(f"report.py: error: {exc}", file=sys.stderr)
-        return 2
+    return one_line_errors(PROG, lambda: write_report(args))
+
+
+def write_report(args: argparse.Namespace) -> int:
+    """Code, score and render the clips into --output (TeluCodecError on bad input)."""
+    # checked first so a refusal costs no model loading or coding
+    if args.output.exists() and not args.force:
+        raise TeluCodecError(f"{args.output} exists; pass --force to overwrite it")
+    if args.max_clips < 1:
+        raise TeluCodecError(f"--max-clips must be at least 1, got {args.max_clips}")
+    codec = telucodec.load(args.model)
+    settings = {
+        "telucodec": [functools.partial(quality.telucodec_setting, codec, n_q, codec.config.kbps(n_q))
+                      for n_q in parse_bitrates(args.bitrates, codec)],
+        "opus": [functools.partial(rc.opus, kbps=k, force_wideband=False) for k in quality.OPUS_KBPS],
+    }
+    clips = pick_clips(args.audio_dir, args.max_clips)
+    disabled: set[str] = set()
+    sections = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for index, (name, wav) in enumerate(clips, 1):
+            print(f"[{index}/{len(clips)}] {name}", file=sys.stderr)
+            sections.append(clip_html(name, code_clip(name, wav, settings, disabled), Path(scratch)))
+    page = page_html(f"{args.model or 'shipped default'} (id {codec.model_id})", sections)
+    atomic_write(args.output, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
     print(f"{args.output}: {len(clips)} clip(s), {len(page.encode()) / 1e6:.1f} MB")
     return 0
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Training throughput per model preset on this machine.
 
 For each preset and precision: audio-seconds processed per wall-second, steps/s and peak resident
@@ -8,22 +7,25 @@ trains (the spectral losses stay in FP32). "compiled" wraps the model in torch.c
 untimed warm-up steps include the compilation (training has no such flag: docs/EXPERIMENTS.md E10
 found no gain on CPU).
 
-    python bench/train_speed.py [--presets seed small tiny] [--precisions fp32 bf16] [--compile eager compiled]
+    python -m bench.train_speed [--presets seed small tiny] [--precisions fp32 bf16] [--compile eager compiled]
                                 [--batch_size 16] [--segment_seconds 1] [--steps 10] [--threads 2]
 """
 from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import resource
-import subprocess
 import sys
 import time
+
+from bench.common import one_line_errors, run_worker, serve_worker, speech_like
+from telucodec.errors import TeluCodecError
 
 
 def measure(preset_name: str, precision: str, batch: int, segment: float, steps: int, threads: int,
             mode: str) -> dict:
+    """Throughput of ``steps`` training steps of one preset after two untimed ones (``run_worker`` adds
+    the process's peak memory)."""
+    import numpy as np
     import torch
 
     from telucodec.config import LossConfig, OptimConfig, preset
@@ -38,10 +40,7 @@ def measure(preset_name: str, precision: str, batch: int, segment: float, steps:
     loss_fn = CodecLoss(LossConfig(), cfg.sample_rate)
     trained = torch.compile(model) if mode == "compiled" else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
-    n = int(segment * cfg.sample_rate)
-    t = torch.arange(n) / cfg.sample_rate
-    f0 = torch.linspace(100, 250, batch)[:, None]
-    wav = (0.3 * torch.sin(2 * torch.pi * f0 * t) * torch.sin(2 * torch.pi * 3 * t) ** 2)[:, None]
+    wav = torch.from_numpy(np.stack([speech_like(segment, seed, cfg.sample_rate) for seed in range(batch)]))[:, None]
 
     scaler = torch.amp.GradScaler("cpu", enabled=False)
 
@@ -62,11 +61,11 @@ def measure(preset_name: str, precision: str, batch: int, segment: float, steps:
         "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
         "kbps": cfg.kbps(), "threads": threads, "batch": f"{batch} x {segment:g} s",
         "audio_sec_per_sec": steps * batch * segment / elapsed, "steps_per_sec": steps / elapsed,
-        "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
-def main() -> None:
+def main() -> int:
+    """Print the throughput table, one worker process per preset, precision and mode."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["seed", "small", "tiny"])
     parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
@@ -76,19 +75,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--compile", nargs="+", default=["eager"], choices=["eager", "compiled"],
                         help="measure eager mode, torch.compile, or both")
-    parser.add_argument("--one", help=argparse.SUPPRESS)   # internal: measure one preset, print JSON
+    parser.add_argument("--worker", help=argparse.SUPPRESS)   # internal: measure one setting, print JSON
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(measure(args.one, args.precisions[0], args.batch_size, args.segment_seconds, args.steps,
-                                 args.threads, args.compile[0])))
-        return
+    if args.worker:
+        serve_worker(lambda spec: measure(**spec), args.worker)
+        return 0
     rows = []
-    for name in args.presets:
-        for precision, mode in itertools.product(args.precisions, args.compile):
-            cmd = [sys.executable, __file__, "--one", name, "--precisions", precision, "--compile", mode,
-                   "--batch_size", str(args.batch_size), "--segment_seconds", str(args.segment_seconds),
-                   "--steps", str(args.steps), "--threads", str(args.threads)]
-            rows.append(json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout))
+    for name, precision, mode in itertools.product(args.presets, args.precisions, args.compile):
+        spec = {"preset_name": name, "precision": precision, "mode": mode, "batch": args.batch_size,
+                "segment": args.segment_seconds, "steps": args.steps, "threads": args.threads}
+        row = run_worker("bench.train_speed", spec)
+        if "error" in row:
+            raise TeluCodecError(f"{name} {precision} {mode}: {row['error']}")
+        rows.append(row)
     header = ("| preset | precision | mode | params (M) | kbps | threads | batch | warm-up (s) | audio-s / s | "
               "steps / s | peak RSS (MB) |")
     print(header)
@@ -96,8 +95,9 @@ def main() -> None:
     for r in rows:
         print(f"| {r['preset']} | {r['precision']} | {r['mode']} | {r['params_M']:.2f} | {r['kbps']:g} | {r['threads']} | "
               f"{r['batch']} | {r['warmup_s']:.1f} | {r['audio_sec_per_sec']:.1f} | {r['steps_per_sec']:.2f} | "
-              f"{r['peak_rss_MB']:.0f} |")
+              f"{r['peak_rss_mb']:.0f} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(one_line_errors("train_speed.py", main))

@@ -1,12 +1,11 @@
 """Audio I/O: any file soundfile reads, converted to 16 kHz mono float32 in [-1, 1].
 
-No torchaudio: soundfile decodes, soxr resamples. Writes are atomic (temp file + rename)
+No torchaudio: soundfile decodes, soxr resamples. Writes are atomic (``fileio.atomic_write``)
 so an interrupted run never leaves a half-written file where the user expects a good one.
 """
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import soundfile as sf
 import soxr
 
 from .errors import TeluCodecError
+from .fileio import atomic_write, require_file
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64")
 
@@ -29,16 +29,6 @@ def to_mono_16k(wav: np.ndarray, sample_rate: int, target_rate: int = 16000) -> 
     if sample_rate != target_rate:
         wav = soxr.resample(wav, sample_rate, target_rate, quality="HQ").astype(np.float32)
     return np.clip(wav, -1.0, 1.0)
-
-
-def require_file(path: str | os.PathLike, kind: str) -> Path:
-    """``path`` as a Path; TeluCodecError naming it when it is missing or a folder."""
-    path = Path(path)
-    if not path.exists():
-        raise TeluCodecError(f"{path}: no such file")
-    if path.is_dir():
-        raise TeluCodecError(f"{path}: is a folder, not {kind}")
-    return path
 
 
 def load_audio(path: str | os.PathLike, target_rate: int = 16000, block_seconds: float = 30.0) -> np.ndarray:
@@ -82,28 +72,6 @@ def find_audio_files(root: str | os.PathLike) -> list[Path]:
     """All audio files under ``root`` (recursively), sorted by path for determinism."""
     root = Path(root)
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
-
-
-def atomic_write(path: str | os.PathLike, write_fn) -> None:
-    """Call ``write_fn(tmp_path)`` then rename the temp file onto ``path``.
-
-    The temp file lives in the destination folder so the rename is atomic; on any failure
-    it is removed and ``path`` is left as it was.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        write_fn(tmp)
-        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; outputs get the user's usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_wav(path: str | os.PathLike, wav: np.ndarray, sample_rate: int = 16000) -> None:

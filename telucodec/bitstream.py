@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import atomic_write, require_file
+from .fileio import atomic_write, require_file
 from .errors import TeluCodecError
 
 MAGIC = b"TLUC"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from .audio import atomic_write
+from .fileio import atomic_write
 from .config import TrainConfig
 from .errors import TeluCodecError
 from .model import TeluCodec

@@ -13,36 +13,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import Callable
 
+from .command import Parser, run_with_errors
 from .errors import TeluCodecError
-
-
-def run_with_errors(job: Callable[[], object]) -> int:
-    """Run ``job``; a TeluCodecError becomes ``telucodec: error: ...`` on stderr and exit code 2.
-
-    A job may return an int exit code (batch commands return 2 when some inputs failed).
-    """
-    logging.basicConfig(level=logging.INFO, format="telucodec: %(levelname)s: %(message)s")
-    try:
-        result = job()
-    except TeluCodecError as exc:
-        print(f"telucodec: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("telucodec: interrupted", file=sys.stderr)
-        return 130
-    return result if isinstance(result, int) else 0
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one line on stderr (exit 2), not a usage dump."""
-
-    def error(self, message: str):
-        self.exit(2, f"telucodec: error: {message} (see {self.prog} --help)\n")
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -23,16 +23,39 @@ import torch
 from .audio import to_mono_16k
 from .bitstream import CodecHeader, decode_bytes, encode_bytes
 from .checkpoint import BEST, LAST, model_from_checkpoint
-from .config import ModelConfig, TrainConfig, dataclass_from_dict
+from .config import ModelConfig, QuantizerConfig, TrainConfig, dataclass_from_dict
 from .errors import TeluCodecError
 from .model import TeluCodec
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default.safetensors"
 
 
+# Model config fields added after the first model ids were issued, with the value every earlier
+# model had: the id hashes such a field only where a model's value differs, so earlier models
+# (and the .tlc files made with them) keep their ids.
+_LATER_MODEL_FIELDS = {"spectral_power": 0.3}
+_LATER_QUANTIZER_FIELDS = {"kind": "ema", "code_dim": 8, "commitment": 0.25}
+
+
+def _id_config(cfg: ModelConfig) -> dict:
+    """The model config as the id hashes it: as it was written before the later fields existed."""
+    data = TrainConfig(model=cfg).to_dict()["model"]
+    quantizer = data["quantizer"]
+    for section, later in ((data, _LATER_MODEL_FIELDS), (quantizer, _LATER_QUANTIZER_FIELDS)):
+        for key, old_value in later.items():
+            if section[key] == old_value:
+                del section[key]
+    # dead_code_ratio replaced a fixed dead_code_threshold: 2.0 in every earlier model (0 = off)
+    legacy_threshold = {QuantizerConfig().dead_code_ratio: 2.0, 0.0: 0.0}.get(quantizer["dead_code_ratio"])
+    if legacy_threshold is not None:
+        del quantizer["dead_code_ratio"]
+        quantizer["dead_code_threshold"] = legacy_threshold
+    return data
+
+
 def model_id(model: TeluCodec) -> str:
     """16 hex chars: a hash of the model config and every weight and codebook value."""
-    digest = hashlib.sha256(json.dumps(TrainConfig(model=model.cfg).to_dict()["model"], sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps(_id_config(model.cfg), sort_keys=True).encode())
     for key, value in sorted(model.state_dict().items()):
         digest.update(key.encode())
         digest.update(value.detach().float().cpu().contiguous().numpy().tobytes())

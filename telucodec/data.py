@@ -1,6 +1,6 @@
 """Training data: scan a folder tree, skip bad files (counted, named), cut random segments.
 
-Every random choice is a function of (seed, epoch, position), not of a global RNG, so a resumed
+Every random choice is a function of (random seed, epoch, position), not of a global RNG, so a resumed
 run draws exactly the batches the uninterrupted run would have, with any number of workers.
 """
 from __future__ import annotations
@@ -87,8 +87,9 @@ def split_files(data_dir: Path, val_dir: Path | None, fraction: float) -> tuple[
 class SegmentDataset(Dataset):
     """Fixed-length random segments of in-memory clips; item ``i`` of epoch ``e`` is deterministic.
 
-    Each item picks a clip uniformly at random (so long files are not over-weighted by count) and
-    an offset within it, from a generator seeded by (seed, epoch, i).
+    Each item picks a clip with probability proportional to its length (so every second of audio is
+    equally likely, whatever the file lengths) and an offset within it, from a generator seeded by
+    (``seed``, the random seed; epoch; i).
     """
 
     def __init__(self, clips: list[np.ndarray], segment_samples: int, items_per_epoch: int, seed: int):
@@ -97,7 +98,6 @@ class SegmentDataset(Dataset):
         self.items = items_per_epoch
         self.seed = seed
         self.epoch = 0
-        # weight clips by length: every second of audio is equally likely to be drawn
         lengths = np.array([len(c) for c in clips], dtype=np.float64)
         self.weights = lengths / lengths.sum()
 

@@ -11,10 +11,8 @@ writes to DIR:
 
 Lengths are dynamic. The graphs compute what ``TeluCodec.encode`` / ``decode`` compute on the
 whole input at once (``Codec`` processes long inputs in chunks, equal away from chunk edges).
-ONNX has no complex numbers, so for the ``frame`` architecture the STFT becomes a strided
-convolution with a windowed DFT basis and the iSTFT a transposed convolution with the inverse
-basis divided by the overlap-added window envelope: the same sums as ``torch.stft`` /
-``torch.istft``, equal to float rounding.
+ONNX has no complex numbers, so every STFT / iSTFT of the model is swapped for its convolution
+form (``spectral.convolutional``): the same sums, equal to float rounding.
 """
 from __future__ import annotations
 
@@ -28,70 +26,28 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
 from .errors import TeluCodecError
 from .model import TeluCodec
+from .spectral import convolutional
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 OPSET = 18
 
 
-# ----------------------------------------------------------------------------- STFT without complex numbers
-
-class ConvSTFT(nn.Module):
-    """``torch.stft(x, n_fft, hop, window, center=True, pad_mode="reflect", return_complex=True)``
-    as (real, imag), each (B, n_fft // 2 + 1, 1 + L // hop), from (B, L) audio."""
-
-    def __init__(self, n_fft: int, hop: int, window: torch.Tensor):
-        super().__init__()
-        self.n_fft, self.hop = n_fft, hop
-        bins = n_fft // 2 + 1
-        angle = 2 * math.pi * torch.outer(torch.arange(bins), torch.arange(n_fft)).double() / n_fft
-        basis = torch.cat([angle.cos(), -angle.sin()]) * window.double()
-        self.register_buffer("basis", basis.float()[:, None], persistent=False)   # (2 bins, 1, n_fft)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        padded = F.pad(x[:, None], (self.n_fft // 2, self.n_fft // 2), mode="reflect")
-        return F.conv1d(padded, self.basis, stride=self.hop).chunk(2, dim=1)
-
-
-class ConvISTFT(nn.Module):
-    """``torch.istft(complex(real, imag), n_fft, hop, window, center=True, length=frames * hop)``
-    from (B, n_fft // 2 + 1, frames) real and imaginary parts; (B, frames * hop) audio."""
-
-    def __init__(self, n_fft: int, hop: int, window: torch.Tensor):
-        super().__init__()
-        self.n_fft, self.hop = n_fft, hop
-        bins = n_fft // 2 + 1
-        angle = 2 * math.pi * torch.outer(torch.arange(bins), torch.arange(n_fft)).double() / n_fft
-        # inverse real DFT: bins other than DC and Nyquist stand for their mirror image too
-        weight = torch.full((bins, 1), 2.0, dtype=torch.float64)
-        weight[0] = weight[-1] = 1.0
-        basis = torch.cat([angle.cos(), -angle.sin()]) * torch.cat([weight, weight]) / n_fft * window.double()
-        self.register_buffer("basis", basis.float()[:, None], persistent=False)   # (2 bins, 1, n_fft)
-        self.register_buffer("window_sq", window.pow(2)[None, None], persistent=False)
-
-    def forward(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
-        frames = real.shape[-1]
-        summed = F.conv_transpose1d(torch.cat([real, imag], dim=1), self.basis, stride=self.hop)
-        envelope = F.conv_transpose1d(torch.ones_like(real[:, :1]), self.window_sq, stride=self.hop)
-        start = self.n_fft // 2                      # center=True: the first frame is centred on sample 0
-        return (summed / envelope)[:, 0, start : start + frames * self.hop]
-
-
 # ----------------------------------------------------------------------------- the graphs
 
 def _inference_copy(model: TeluCodec) -> TeluCodec:
-    """An eval-mode CPU copy with weight norm folded into plain weights (fewer ops in the graph).
+    """An eval-mode CPU copy with weight norm folded into plain weights (fewer ops in the graph) and
+    every STFT / iSTFT in its convolution form (ONNX has no complex numbers).
 
     Rebuilt rather than deep-copied: a deep copy shares the parametrized class with the
     original, and removing the parametrization from it would break the original too."""
     copied = TeluCodec(model.cfg)
     copied.load_state_dict({k: v.float().cpu() for k, v in model.state_dict().items()})
-    model = copied.eval().requires_grad_(False)
+    model = convolutional(copied.eval().requires_grad_(False))
     # listed first: removing a parametrization changes the module tree being walked
     for module in [m for m in model.modules() if parametrize.is_parametrized(m)]:
         for name in list(module.parametrizations):
@@ -104,24 +60,10 @@ class EncoderGraph(nn.Module):
 
     def __init__(self, model: TeluCodec, n_q: int):
         super().__init__()
-        self.encoder, self.quantizer, self.n_q = model.encoder, model.quantizer, n_q
-        self.hop = model.cfg.hop_length
-        self.frame = model.cfg.architecture == "frame"
-        if self.frame:
-            self.stft = ConvSTFT(self.encoder.n_fft, self.hop, self.encoder.window)
-
-    def _frame_latent(self, wav: torch.Tensor) -> torch.Tensor:
-        """FrameEncoder.forward with the convolutional STFT."""
-        real, imag = self.stft(wav[:, 0])
-        frames = wav.shape[-1] // self.hop
-        real, imag = real[..., :frames], imag[..., :frames]
-        magnitude = (real.pow(2) + imag.pow(2)).sqrt().clamp(min=1e-5)
-        return self.encoder.net(torch.cat([magnitude.log(), real / magnitude, imag / magnitude], dim=1))
+        self.model, self.n_q = model, n_q
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        wav = F.pad(audio.clamp(-1, 1), (0, (-audio.shape[-1]) % self.hop))
-        latent = self._frame_latent(wav) if self.frame else self.encoder(wav)
-        return self.quantizer.encode(latent, self.n_q)
+        return self.model.encode(audio, self.n_q)
 
 
 class DecoderGraph(nn.Module):
@@ -129,26 +71,10 @@ class DecoderGraph(nn.Module):
 
     def __init__(self, model: TeluCodec):
         super().__init__()
-        self.decoder = model.decoder
-        codebooks = model.quantizer.codebooks
-        size = model.cfg.quantizer.codebook_size
-        # all codebooks in one table, so any number of quantizers is one gather and a sum
-        self.register_buffer("table", torch.cat([cb.embed for cb in codebooks]), persistent=False)
-        self.register_buffer("offsets", torch.arange(len(codebooks))[:, None] * size, persistent=False)
-        self.frame = model.cfg.architecture == "frame"
-        if self.frame:
-            self.istft = ConvISTFT(self.decoder.n_fft, self.decoder.hop, self.decoder.window)
-
-    def _frame_audio(self, latent: torch.Tensor) -> torch.Tensor:
-        """FrameDecoder.forward with the convolutional iSTFT."""
-        log_magnitude, phase = self.decoder.net(latent).split(self.decoder.bins, dim=1)
-        magnitude = log_magnitude.clamp(max=6.0).exp()
-        return torch.tanh(self.istft(magnitude * phase.cos(), magnitude * phase.sin()))[:, None]
+        self.model = model
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        vectors = F.embedding(codes + self.offsets[: codes.shape[1]], self.table)   # (1, k, frames, dim)
-        latent = vectors.sum(dim=1).transpose(1, 2)
-        return self._frame_audio(latent) if self.frame else self.decoder(latent)
+        return self.model.decode(codes)
 
 
 # ----------------------------------------------------------------------------- writing them

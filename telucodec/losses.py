@@ -1,5 +1,9 @@
-"""Reconstruction losses. Spectral losses always run in FP32, even under autocast:
-half-precision STFT magnitudes overflow / underflow (the seed's NaNs)."""
+"""The training objective: reconstruction losses, and ``CodecLoss``, the one place that weights
+every term (the adversarial ones included) and sums them.
+
+Spectral losses always run in FP32, even under autocast: half-precision STFT magnitudes overflow
+and underflow into NaN. Their STFTs are ``spectral.STFT`` with reflect padding at the edges.
+"""
 from __future__ import annotations
 
 import functools
@@ -8,127 +12,131 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import LossConfig
+from .config import AdversarialConfig, LossConfig
 from .metrics import mel_filterbank
-
-
-def _spectrum(wav: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-    """Complex STFT of (B, L) audio with ``window`` (its length is n_fft), hop n_fft / 4;
-    (B, n_fft / 2 + 1, frames)."""
-    n_fft = window.shape[0]
-    return torch.stft(wav, n_fft, n_fft // 4, window=window, return_complex=True)
-
-
-def _magnitude(wav: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-    return _spectrum(wav, window).abs().clamp(min=1e-7)
+from .spectral import STFT, compress
 
 
 def _fp32(fn):
-    """Run ``fn(pred, target)`` in FP32 with autocast off."""
+    """Run ``fn(pred, target)`` on (B, L) float32 views of (B, 1, L) audio, with autocast off."""
     @functools.wraps(fn)
-    def wrapper(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def wrapper(self, pred: torch.Tensor, target: torch.Tensor):
         with torch.autocast(device_type=pred.device.type, enabled=False):
             return fn(self, pred.float().reshape(pred.shape[0], -1), target.float().reshape(target.shape[0], -1))
     return wrapper
 
 
-class _Windows(nn.Module):
-    """Hann windows for each FFT size, kept as (non-saved) buffers that follow the module's device."""
+class _MultiSTFT(nn.Module):
+    """One ``STFT`` per FFT size (hop n_fft / 4); ``stft(n_fft, wav)``: (B, L) -> (B, n_fft / 2 + 1,
+    frames) complex64. Reflect padding, as the losses were trained with (needs L > n_fft / 2)."""
 
     def __init__(self, ffts: tuple[int, ...]):
         super().__init__()
         self.ffts = ffts
-        for n_fft in ffts:
-            self.register_buffer(f"window_{n_fft}", torch.hann_window(n_fft), persistent=False)
+        self.stfts = nn.ModuleDict({str(n_fft): STFT(n_fft, pad_mode="reflect") for n_fft in ffts})
 
-    def window(self, n_fft: int) -> torch.Tensor:
-        return getattr(self, f"window_{n_fft}")
+    def stft(self, n_fft: int, wav: torch.Tensor) -> torch.Tensor:
+        return self.stfts[str(n_fft)](wav)
+
+    def magnitude(self, n_fft: int, wav: torch.Tensor) -> torch.Tensor:
+        """|STFT|, floored at 1e-7 so that its log stays finite."""
+        return self.stft(n_fft, wav).abs().clamp(min=1e-7)
 
 
-class MultiResolutionSTFTLoss(_Windows):
+class MultiResolutionSTFTLoss(_MultiSTFT):
     """Spectral convergence + log-magnitude L1, averaged over FFT sizes (Yamamoto et al.)."""
 
     @_fp32
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         total = pred.new_zeros(())
         for n_fft in self.ffts:
-            window = self.window(n_fft)
-            p, t = _magnitude(pred, window), _magnitude(target, window)
+            p, t = self.magnitude(n_fft, pred), self.magnitude(n_fft, target)
             convergence = torch.linalg.norm(t - p) / torch.linalg.norm(t).clamp(min=1e-7)
             total = total + convergence + F.l1_loss(p.log(), t.log())
         return total / len(self.ffts)
 
 
-class MultiScaleMelLoss(_Windows):
+class MultiScaleMelLoss(_MultiSTFT):
     """L1 between log-mel spectrograms at several window sizes (DAC style)."""
 
     def __init__(self, ffts: tuple[int, ...], n_mels: int, sample_rate: int):
         super().__init__(ffts)
         for n_fft in ffts:
-            self.register_buffer(f"mel_{n_fft}", torch.from_numpy(mel_filterbank(sample_rate, n_fft, n_mels)), persistent=False)
+            self.register_buffer(f"mel_{n_fft}", torch.from_numpy(mel_filterbank(sample_rate, n_fft, n_mels)),
+                                 persistent=False)
 
     @_fp32
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         total = pred.new_zeros(())
         for n_fft in self.ffts:
             fb = getattr(self, f"mel_{n_fft}")
-            window = self.window(n_fft)
-            p = (fb @ _magnitude(pred, window)).clamp(min=1e-5).log()
-            t = (fb @ _magnitude(target, window)).clamp(min=1e-5).log()
+            p = (fb @ self.magnitude(n_fft, pred)).clamp(min=1e-5).log()
+            t = (fb @ self.magnitude(n_fft, target)).clamp(min=1e-5).log()
             total = total + F.l1_loss(p, t)
         return total / len(self.ffts)
 
 
-class CompressedComplexLoss(_Windows):
-    """MSE between power-law compressed complex spectra, |X|^p e^(i angle X), mean over FFT sizes.
+class CompressedSpectrumLoss(_MultiSTFT):
+    """MSE between power-law compressed complex spectra |X|^p e^(i angle X), and between their
+    magnitudes |X|^p, each the mean over FFT sizes: returns (complex, magnitude).
 
-    The magnitude losses leave phase free; this one penalises phase error, weighted by the
+    The magnitude losses leave phase free; the complex term penalises phase error, weighted by the
     compressed magnitude, so the phase of near-silent bins (which means nothing) hardly counts.
-    Compression (p = 0.3, as in speech enhancement) keeps loud low harmonics from dominating.
+    Compression (p = 0.3, as in speech enhancement and ESC) keeps loud low harmonics from dominating.
     """
 
     def __init__(self, ffts: tuple[int, ...], power: float):
         super().__init__(ffts)
         self.power = power
 
-    def _compress(self, spec: torch.Tensor) -> torch.Tensor:
-        # (|X|^2 + eps)^((p - 1) / 2) keeps the gradient finite at |X| = 0
-        return spec * (spec.real ** 2 + spec.imag ** 2 + 1e-8) ** ((self.power - 1) / 2)
-
     @_fp32
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        total = pred.new_zeros(())
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        complex_total, magnitude_total = pred.new_zeros(()), pred.new_zeros(())
         for n_fft in self.ffts:
-            window = self.window(n_fft)
-            diff = self._compress(_spectrum(pred, window)) - self._compress(_spectrum(target, window))
-            total = total + (diff.real ** 2 + diff.imag ** 2).mean()
-        return total / len(self.ffts)
+            p = compress(self.stft(n_fft, pred), self.power)
+            t = compress(self.stft(n_fft, target), self.power)
+            diff = p - t
+            complex_total = complex_total + (diff.real ** 2 + diff.imag ** 2).mean()
+            magnitude_total = magnitude_total + F.mse_loss(p.abs(), t.abs())
+        return complex_total / len(self.ffts), magnitude_total / len(self.ffts)
 
 
 class CodecLoss(nn.Module):
-    """Weighted sum of waveform L1 + MSE, multi-resolution STFT, multi-scale mel, compressed
-    complex STFT (off by default) and commitment."""
+    """The training objective, the one place where loss weights are applied and summed: waveform
+    L1 + MSE (logged together as ``recon``), multi-resolution STFT, multi-scale mel, compressed
+    complex STFT and magnitude (off by default), commitment (``vq``) and, when the adversary is on,
+    its generator terms ``adv`` and ``feat`` (weights from ``adversarial``)."""
 
-    def __init__(self, cfg: LossConfig, sample_rate: int):
+    def __init__(self, cfg: LossConfig, sample_rate: int, adversarial: AdversarialConfig | None = None):
         super().__init__()
         self.cfg = cfg
+        adversarial = adversarial or AdversarialConfig()
+        self.weights = {"l1": cfg.l1_weight, "mse": cfg.mse_weight, "stft": cfg.stft_weight, "mel": cfg.mel_weight,
+                        "complex": cfg.complex_weight, "magnitude": cfg.magnitude_weight, "vq": cfg.commit_weight,
+                        "adv": adversarial.adversarial_weight, "feat": adversarial.feature_weight}
         self.stft = MultiResolutionSTFTLoss(cfg.stft_ffts)
         self.mel = MultiScaleMelLoss(cfg.mel_ffts, cfg.n_mels, sample_rate)
-        self.complex = CompressedComplexLoss(cfg.complex_ffts, cfg.complex_power)
+        self.spectrum = CompressedSpectrumLoss(cfg.complex_ffts, cfg.complex_power)
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor) -> dict[str, torch.Tensor]:
-        """All loss parts (detached copies for logging) and ``total`` (with gradient)."""
-        cfg = self.cfg
+    def _terms(self, pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every unweighted reconstruction term (float32 scalars); a term with weight 0 is not computed."""
+        cfg, zero = self.cfg, pred.new_zeros((), dtype=torch.float32)
         with torch.autocast(device_type=pred.device.type, enabled=False):
             pred32, target32 = pred.float(), target.float()
-            l1 = F.l1_loss(pred32, target32)
-            mse = F.mse_loss(pred32, target32)
-        parts = {
-            "recon": cfg.l1_weight * l1 + cfg.mse_weight * mse,
-            "stft": cfg.stft_weight * self.stft(pred, target) if cfg.stft_weight else pred.new_zeros(()),
-            "mel": cfg.mel_weight * self.mel(pred, target) if cfg.mel_weight else pred.new_zeros(()),
-            "complex": cfg.complex_weight * self.complex(pred, target) if cfg.complex_weight else pred.new_zeros(()),
-            "vq": cfg.commit_weight * commit_loss.float(),
-        }
+            terms = {"l1": F.l1_loss(pred32, target32), "mse": F.mse_loss(pred32, target32)}
+        complex_mse, magnitude_mse = (self.spectrum(pred, target) if cfg.complex_weight or cfg.magnitude_weight
+                                      else (zero, zero))
+        return {**terms, "stft": self.stft(pred, target) if cfg.stft_weight else zero,
+                "mel": self.mel(pred, target) if cfg.mel_weight else zero,
+                "complex": complex_mse, "magnitude": magnitude_mse, "vq": commit_loss.float()}
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor,
+                adversarial: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """``total`` (with gradient) of the weighted terms of ``pred`` vs ``target`` (B, 1, L), the
+        commitment loss and the unweighted ``adversarial`` terms (``Adversary.generator_losses``),
+        and each weighted part (detached, for logging)."""
+        terms = {**self._terms(pred, target, commit_loss), **(adversarial or {})}
+        weighted = {name: self.weights[name] * value for name, value in terms.items()}
+        parts = {"recon": weighted.pop("l1") + weighted.pop("mse"), **weighted}
         total = sum(parts.values())
         return {"total": total, **{k: v.detach() for k, v in parts.items()}}

@@ -12,6 +12,9 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import torch
+
+from .spectral import STFT
 
 EPS = 1e-12
 
@@ -38,6 +41,13 @@ def si_sdr(ref: np.ndarray, est: np.ndarray) -> float:
     return float(10 * np.log10((np.sum(target**2) + EPS) / (np.sum((est - target) ** 2) + EPS)))
 
 
+def level_difference(ref: np.ndarray, est: np.ndarray) -> float:
+    """Decoded minus input level in dB (RMS over the clip): 0 when a codec keeps the loudness,
+    which PESQ and STOI (level-invariant) do not check."""
+    ref, est = _pair(ref, est)
+    return float(10 * np.log10((np.mean(est**2) + EPS) / (np.mean(ref**2) + EPS)))
+
+
 @functools.lru_cache(maxsize=4)
 def mel_filterbank(sample_rate: int = 16000, n_fft: int = 1024, n_mels: int = 80) -> np.ndarray:
     """Slaney-style triangular mel filters, shape (n_mels, n_fft // 2 + 1)."""
@@ -59,11 +69,9 @@ def mel_filterbank(sample_rate: int = 16000, n_fft: int = 1024, n_mels: int = 80
 
 def log_mel(wav: np.ndarray, sample_rate: int = 16000, n_fft: int = 1024, hop: int = 256, n_mels: int = 80) -> np.ndarray:
     """Natural-log mel magnitude spectrogram, shape (n_mels, frames)."""
-    wav = np.asarray(wav, dtype=np.float64).reshape(-1)
-    wav = np.pad(wav, (n_fft // 2, n_fft // 2), mode="reflect" if len(wav) > n_fft // 2 else "constant")
-    frames = 1 + (len(wav) - n_fft) // hop
-    idx = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
-    spec = np.abs(np.fft.rfft(wav[idx] * np.hanning(n_fft + 1)[:-1], axis=1)).T
+    wav = torch.from_numpy(np.asarray(wav, dtype=np.float32).reshape(1, -1))
+    stft = STFT(n_fft, hop, pad_mode="reflect" if wav.shape[-1] > n_fft // 2 else "constant")
+    spec = stft(wav)[0].abs().double().numpy()
     return np.log(np.maximum(mel_filterbank(sample_rate, n_fft, n_mels) @ spec, 1e-5))
 
 
@@ -98,6 +106,7 @@ def all_metrics(ref: np.ndarray, est: np.ndarray, sample_rate: int = 16000, perc
         "snr": snr(ref, est),
         "si_sdr": si_sdr(ref, est),
         "log_mel": log_mel_distance(ref, est, sample_rate),
+        "level_db": level_difference(ref, est),
     }
     if perceptual:
         out["pesq"] = pesq_wb(ref, est, sample_rate)

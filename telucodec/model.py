@@ -7,12 +7,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .complex_stft import ComplexSTFTDecoder, ComplexSTFTEncoder
 from .config import ModelConfig
+from .factorized_vq import FactorizedResidualVQ
 from .frame import FrameDecoder, FrameEncoder
 from .quantizer import ResidualVQ
 from .seanet import Decoder, Encoder
 
-ARCHITECTURES = {"seanet": (Encoder, Decoder), "frame": (FrameEncoder, FrameDecoder)}
+ARCHITECTURES = {"seanet": (Encoder, Decoder), "frame": (FrameEncoder, FrameDecoder),
+                 "complex": (ComplexSTFTEncoder, ComplexSTFTDecoder)}
+QUANTIZERS = {"ema": ResidualVQ, "factorized": FactorizedResidualVQ}
 
 
 @dataclass
@@ -31,16 +35,26 @@ class TeluCodec(nn.Module):
         self.cfg = cfg
         encoder, decoder = ARCHITECTURES[cfg.architecture]
         self.encoder = encoder(cfg)
-        self.quantizer = ResidualVQ(cfg.latent_dim, cfg.quantizer)
+        self.quantizer = QUANTIZERS[cfg.quantizer.kind](cfg.latent_dim, cfg.quantizer)
         self.decoder = decoder(cfg)
 
     def _latent(self, wav: torch.Tensor) -> torch.Tensor:
         """Continuous latent (B, D, ceil(L / hop)) of ``wav`` (B, 1, L), clipped and padded to whole hops."""
         return self.encoder(F.pad(wav.clamp(-1, 1), (0, (-wav.shape[-1]) % self.cfg.hop_length)))
 
-    def forward(self, wav: torch.Tensor, n_q: int | None = None) -> CodecOutput:
-        """Reconstruct ``wav`` (B, 1, L); trains the codebooks when in training mode."""
-        q = self.quantizer(self._latent(wav), n_q)
+    def forward(self, wav: torch.Tensor, n_q: int | None = None, quantize: bool = True) -> CodecOutput:
+        """Reconstruct ``wav`` (B, 1, L); trains the codebooks when in training mode.
+
+        ``quantize=False`` decodes the continuous latent (the bypass warm-up of training):
+        codes are then (B, 0, T) and the commitment loss 0.
+        """
+        latent = self._latent(wav)
+        if not quantize:
+            audio = self.decoder(latent)[..., :wav.shape[-1]]
+            codes = torch.zeros(wav.shape[0], 0, latent.shape[-1], dtype=torch.long, device=wav.device)
+            return CodecOutput(audio, codes, latent.new_zeros((), dtype=torch.float32),
+                               torch.zeros(wav.shape[0], dtype=torch.long, device=wav.device))
+        q = self.quantizer(latent, n_q)
         audio = self.decoder(q.quantized)[..., :wav.shape[-1]]
         return CodecOutput(audio, q.codes, q.commit_loss, q.n_q)
 

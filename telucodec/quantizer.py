@@ -3,7 +3,8 @@
 Each codebook learns by an exponential moving average of the encoder outputs (the residual at its
 stage) assigned to it; the encoder learns through the commitment loss
 ``mse(residual, quantized.detach())`` and a straight-through estimator. Codes whose EMA count falls
-below a threshold are restarted on random current residuals, so dead codes do not stay dead.
+below a fraction of the mean count are restarted on random current residuals, so dead codes do not
+stay dead (the relative rule of Moshi's ``threshold_usage_ratio``, Défossez et al. 2024).
 Under ``torch.distributed`` the EMA statistics are all-reduced and initialisation / restarts are
 broadcast from rank 0, so every rank keeps identical codebooks.
 """
@@ -12,27 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
 from .config import QuantizerConfig
-
-
-def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def _all_reduce(tensor: torch.Tensor) -> torch.Tensor:
-    if _distributed():
-        dist.all_reduce(tensor)
-    return tensor
-
-
-def _broadcast(tensor: torch.Tensor) -> torch.Tensor:
-    if _distributed():
-        dist.broadcast(tensor, src=0)
-    return tensor
+from .distrib import all_reduce, broadcast
 
 
 def _sample_rows(x: torch.Tensor, count: int) -> torch.Tensor:
@@ -54,6 +39,26 @@ def kmeans(x: torch.Tensor, k: int, iters: int) -> tuple[torch.Tensor, torch.Ten
     return centroids, counts
 
 
+def n_q_per_example(batch: int, n_q: int, dropout_prob: float, device: torch.device) -> torch.Tensor:
+    """Quantizers per example (B,) int64: ``n_q``, except that with probability ``dropout_prob`` an
+    example takes a random count in [1, n_q] (quantizer dropout, SoundStream), so one model
+    learns every bitrate."""
+    full = torch.full((batch,), n_q, device=device)
+    if dropout_prob <= 0:
+        return full
+    random_n_q = torch.randint(1, n_q + 1, (batch,), device=device)
+    dropped = torch.rand(batch, device=device) < dropout_prob
+    return torch.where(dropped, random_n_q, full)
+
+
+def sum_of_codes(codes: torch.Tensor, table: torch.Tensor, codebook_size: int) -> torch.Tensor:
+    """Latents (B, D, T): the sum over stages of the vectors that codes (B, k, T) pick from
+    ``table`` (n_q * codebook_size, D), stage i's rows at i * codebook_size. One gather and a sum,
+    with no loop over k, so an exported decoder takes any number of quantizers."""
+    offsets = torch.arange(codes.shape[1], device=codes.device)[:, None] * codebook_size
+    return F.embedding(codes + offsets, table).sum(dim=1).transpose(1, 2)
+
+
 class EMACodebook(nn.Module):
     """One codebook of ``size`` vectors of ``dim``, learned by EMA, never by gradient."""
 
@@ -66,6 +71,7 @@ class EMACodebook(nn.Module):
         self.register_buffer("embed", embed)
         self.register_buffer("cluster_size", torch.ones(size))
         self.register_buffer("embed_sum", embed.clone())
+        self.restarts = 0       # codes restarted since construction (not saved: a training statistic)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Nearest code index for each row of ``x`` (N, dim) -> (N,) int64."""
@@ -78,15 +84,15 @@ class EMACodebook(nn.Module):
     @torch.no_grad()
     def _init_from_data(self, x: torch.Tensor) -> None:
         centroids, counts = kmeans(x.float(), self.cfg.codebook_size, self.cfg.kmeans_iters)
-        self.embed.copy_(_broadcast(centroids))
-        self.cluster_size.copy_(_broadcast(counts))
+        self.embed.copy_(broadcast(centroids))
+        self.cluster_size.copy_(broadcast(counts))
         self.embed_sum.copy_(self.embed * self.cluster_size[:, None])
         self.initialized.fill_(True)
 
     @torch.no_grad()
     def _ema_update(self, x: torch.Tensor, indices: torch.Tensor) -> None:
-        counts = _all_reduce(torch.bincount(indices, minlength=self.cfg.codebook_size).to(x.dtype))
-        sums = _all_reduce(torch.zeros_like(self.embed).index_add_(0, indices, x))
+        counts = all_reduce(torch.bincount(indices, minlength=self.cfg.codebook_size).to(x.dtype))
+        sums = all_reduce(torch.zeros_like(self.embed).index_add_(0, indices, x))
         decay = self.cfg.ema_decay
         self.cluster_size.mul_(decay).add_(counts, alpha=1 - decay)
         self.embed_sum.mul_(decay).add_(sums, alpha=1 - decay)
@@ -98,18 +104,27 @@ class EMACodebook(nn.Module):
 
     @torch.no_grad()
     def _restart_dead_codes(self, x: torch.Tensor) -> int:
-        dead = self.cluster_size < self.cfg.dead_code_threshold
+        """Restart the codes whose EMA count is below ``dead_code_ratio`` x the mean count on
+        random rows of ``x`` (N, dim); returns how many.
+
+        The mean count is what a code gets when all are used alike (rows per step / codebook size),
+        so the rule means the same at 400 rows per step as at 40 000: a fixed count (2, EnCodec's)
+        would call every code dead when a step has fewer rows than twice the codebook size.
+        """
+        mean_count = self.cluster_size.mean()
+        dead = self.cluster_size < self.cfg.dead_code_ratio * mean_count
         n_dead = int(dead.sum())
         if n_dead == 0:
             return 0
         # every rank takes rank 0's vectors; a rank with no rows this step offers its codebook
         source = x if x.shape[0] > 0 else self.embed
-        replacement = _broadcast(_sample_rows(source, self.cfg.codebook_size))
-        threshold = self.cfg.dead_code_threshold
+        replacement = broadcast(_sample_rows(source, self.cfg.codebook_size))
         self.embed[dead] = replacement[dead]
-        # restart the statistics too, so the next EMA step does not pull the code back
-        self.cluster_size[dead] = threshold
-        self.embed_sum[dead] = replacement[dead] * threshold
+        # restart the statistics at the mean count (Moshi's replaced_usage_ratio = 1), so the next
+        # EMA step does not pull the code back and it has time to win rows before it counts as dead
+        self.cluster_size[dead] = mean_count
+        self.embed_sum[dead] = replacement[dead] * mean_count
+        self.restarts += n_dead
         return n_dead
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -136,30 +151,34 @@ class QuantizerOutput:
     n_q: torch.Tensor          # (B,) quantizers used per example (differs under quantizer dropout)
 
 
-class ResidualVQ(nn.Module):
+class ResidualStages(nn.Module):
+    """What every residual quantizer shares: ``n_q`` stages of ``stage(dim, cfg)`` (``codebooks``),
+    each quantizing what the previous ones left, and quantizer dropout."""
+
+    def __init__(self, dim: int, cfg: QuantizerConfig, stage: type[nn.Module]):
+        super().__init__()
+        self.cfg = cfg
+        self.codebooks = nn.ModuleList(stage(dim, cfg) for _ in range(cfg.n_q))
+
+    def n_q_used(self, batch: int, n_q: int, device: torch.device) -> torch.Tensor:
+        """Stages per example (B,) int64 for this forward: ``n_q``, or fewer under quantizer dropout."""
+        # k-means init needs rows at every stage, so no quantizer is dropped before all are initialised
+        initialized = all(bool(cb.initialized) for cb in self.codebooks)
+        return n_q_per_example(batch, n_q, self.cfg.dropout_prob if self.training and initialized else 0.0, device)
+
+
+class ResidualVQ(ResidualStages):
     """``n_q`` EMA codebooks, each quantizing what the previous ones left."""
 
     def __init__(self, dim: int, cfg: QuantizerConfig):
-        super().__init__()
-        self.cfg = cfg
-        self.codebooks = nn.ModuleList(EMACodebook(dim, cfg) for _ in range(cfg.n_q))
-
-    def _n_q_per_example(self, batch: int, n_q: int, device: torch.device) -> torch.Tensor:
-        full = torch.full((batch,), n_q, device=device)
-        # k-means init needs rows at every stage, so the first step never drops quantizers
-        uninitialized = not all(bool(cb.initialized) for cb in self.codebooks)
-        if not self.training or self.cfg.dropout_prob <= 0 or uninitialized:
-            return full
-        random_n_q = torch.randint(1, n_q + 1, (batch,), device=device)
-        dropped = torch.rand(batch, device=device) < self.cfg.dropout_prob
-        return torch.where(dropped, random_n_q, full)
+        super().__init__(dim, cfg, EMACodebook)
 
     def forward(self, z: torch.Tensor, n_q: int | None = None) -> QuantizerOutput:
         """Quantize latents ``z`` (B, D, T) with the first ``n_q`` codebooks (all by default)."""
         n_q = n_q or self.cfg.n_q
         batch, dim, frames = z.shape
         x = z.transpose(1, 2)                                   # (B, T, D)
-        n_q_used = self._n_q_per_example(batch, n_q, z.device)
+        n_q_used = self.n_q_used(batch, n_q, z.device)
         residual = x
         quantized_sum = torch.zeros_like(x)
         commit_loss = x.new_zeros(())
@@ -193,5 +212,4 @@ class ResidualVQ(nn.Module):
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Latents (B, D, T) from codes (B, n_q, T); ``n_q`` may be fewer than trained."""
-        total = sum(self.codebooks[i].decode(codes[:, i]) for i in range(codes.shape[1]))
-        return total.transpose(1, 2)
+        return sum_of_codes(codes, torch.cat([cb.embed for cb in self.codebooks]), self.cfg.codebook_size)

@@ -1,19 +1,14 @@
 """bench/phase_oracle.py: the magnitude/phase swap gives back what each side got right."""
-import sys
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from conftest import voiced_clip
+from bench import phase_oracle
+from bench.common import speech_like
 from telucodec.metrics import snr
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import phase_oracle  # noqa: E402
 
 
 def test_swap_takes_magnitude_from_one_side_and_phase_from_the_other():
-    ref = voiced_clip(1.0)
+    ref = speech_like(1.0)
     quieter = phase_oracle.swap(ref, 0.5 * ref, hop=160)       # right phase, wrong magnitude
     assert snr(ref, quieter["true magnitude + model phase"]) > 40
     assert np.allclose(quieter["model magnitude + true phase"], 0.5 * ref, atol=1e-4)
@@ -28,7 +23,7 @@ def test_unquantized_decodes_the_continuous_latent_without_the_quantizer(monkeyp
 
     torch.manual_seed(0)
     model = TeluCodec(preset("tiny")).eval()
-    ref = voiced_clip(0.5)[:7777]                  # not a whole number of hops
+    ref = speech_like(0.5)[:7777]                  # not a whole number of hops
     expected = model.decoder(model.encoder(torch.nn.functional.pad(
         torch.from_numpy(ref)[None, None], (0, -len(ref) % model.cfg.hop_length))))[0, 0, :len(ref)]
 

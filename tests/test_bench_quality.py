@@ -14,35 +14,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bench import quality
+from bench import reference_codecs as rc
+from bench.common import SAMPLE_RATE as SR
+from bench.common import speech_like
+from conftest import voiced_clip
+from telucodec.metrics import all_metrics
+
 REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO / "bench"
-sys.path.insert(0, str(BENCH))  # bench/ is a folder of scripts, not a package
-
-import quality  # noqa: E402
-import reference_codecs as rc  # noqa: E402
-from telucodec.metrics import all_metrics  # noqa: E402
-
-SR = 16000
 TELUGU_LINES = ("నమస్కారం, మీరు ఎలా ఉన్నారు?", "తెలుగు భాష చాలా అందమైనది.")
-
-
-def speech_like(seed: int, seconds: float = 2.0) -> np.ndarray:
-    """Speech-like audio: voiced syllables (harmonics of a gliding pitch under two formant-like
-    peaks) alternating with high-band noise bursts (fricatives), over a faint noise floor."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SR)) / SR
-    f0 = 110 + 40 * seed + 30 * np.sin(2 * np.pi * 0.7 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / SR
-    formant1 = 700 + 250 * np.sin(2 * np.pi * 2.3 * t)  # moving formants, as in running speech
-    voiced = np.zeros_like(t)
-    for k in range(1, 40):
-        freq = k * f0
-        gain = np.exp(-(((freq - formant1) / 300) ** 2)) + 0.5 * np.exp(-(((freq - 1800) / 400) ** 2)) + 0.02
-        voiced += np.where(freq < SR / 2 - 500, gain, 0.0) * np.sin(k * phase) / k**0.5
-    fricative = np.diff(rng.normal(0, 1, len(t) + 1))  # differentiated noise: energy rises with frequency
-    syllable = np.sin(2 * np.pi * 4 * t)
-    wav = voiced / np.max(np.abs(voiced)) * np.clip(syllable, 0, None) + 0.05 * fricative * np.clip(-syllable, 0, None)
-    return (0.3 * wav + rng.normal(0, 3e-4, len(t))).astype(np.float32)
 
 
 def make_clips(folder: Path) -> list[Path]:
@@ -54,12 +34,12 @@ def make_clips(folder: Path) -> list[Path]:
         if espeak:
             subprocess.run([espeak, "-v", "te", "-w", str(path), line], check=True, capture_output=True)
         else:
-            sf.write(path, speech_like(i), SR)
+            sf.write(path, speech_like(2.0, seed=i), SR)
     return paths
 
 
 def run_quality(args: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(BENCH / "quality.py"), *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "bench.quality", *args], capture_output=True, text=True,
                           cwd=REPO, env=env, timeout=120)
 
 
@@ -77,7 +57,7 @@ def mean_of(rows: list[dict], label: str, key: str) -> float:
 
 @pytest.mark.parametrize("delay", [0, 37, 223, -12])  # 223: speexdec's occasional uncompensated delay
 def test_known_delay_is_recovered(delay: int) -> None:
-    ref = speech_like(0, 1.0)
+    ref = speech_like(1.0, seed=0)
     late = np.concatenate([np.zeros(delay, np.float32), ref])[: len(ref)] if delay >= 0 else ref[-delay:]
     noisy = late + np.random.default_rng(1).normal(0, 0.01, len(late)).astype(np.float32)
     aligned, found = rc.align(ref, noisy)
@@ -99,7 +79,7 @@ def test_shift_to_length_pads_and_trims() -> None:
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
 def test_g722_delay_compensated_end_to_end() -> None:
-    wav = speech_like(1, 1.0)
+    wav = voiced_clip(1.0, seed=1)   # voiced only: G.722 keeps 50-7000 Hz, so fricative noise above would cap the SNR
     result = rc.g722(wav)
     assert result.delay == 22  # G.722 QMF analysis + synthesis delay
     assert len(result.decoded) == len(wav)
@@ -153,7 +133,7 @@ class DelayingCodec:
 
 
 def test_telucodec_row_counts_file_bits_and_compensates_delay() -> None:
-    wav = speech_like(0, 1.0)
+    wav = speech_like(1.0, seed=0)
     result = quality.telucodec_setting(DelayingCodec(), 4, 256.0, wav)
     assert result.payload_bits == 8 * (4 + 2 * len(wav))
     assert result.delay == 40

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
+import telucodec
 from telucodec import corpus
 from telucodec.errors import TeluCodecError
 
@@ -167,7 +168,7 @@ def test_demo_clip(tmp_path):
 
 
 def test_shipped_demo_clip():
-    shipped = Path(corpus.__file__).parent / "assets" / "demo_te.wav"
+    shipped = Path(telucodec.__file__).parent / "assets" / "demo_te.wav"
     if not shipped.exists():
         pytest.skip("telucodec/assets/demo_te.wav not built yet")
     info = sf.info(str(shipped))

@@ -9,7 +9,6 @@ from telucodec.codec import load, save_pretrained
 from telucodec.config import AdversarialConfig
 from telucodec.discriminator import (Adversary, MultiScaleSTFTDiscriminator, discriminator_loss,
                                      feature_matching_loss)
-from telucodec.train import discriminator_step
 from test_train_cli import BASE, run_train
 
 TINY = AdversarialConfig(start_step=0, ffts=(128, 64), channels=4, max_items=2)
@@ -54,7 +53,7 @@ def test_discriminator_steps_learn_to_tell_speechlike_from_noise():
                                             learning_rate=3e-3), torch.device("cpu"))
     real = torch.from_numpy(voiced_clip(0.2, seed=1)).float()[None, None].repeat(2, 1, 1)
     fake = torch.randn_like(real) * real.std()
-    losses = [float(discriminator_step(adversary, [fake], [real], grad_clip=1.0)) for _ in range(60)]
+    losses = [float(adversary.step([fake], [real], grad_clip=1.0)) for _ in range(60)]
     assert losses[0] > 1.9 and losses[-1] < 0.5, losses
 
 

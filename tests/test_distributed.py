@@ -18,7 +18,8 @@ from telucodec.config import AdversarialConfig, LossConfig
 from telucodec.discriminator import Adversary
 from telucodec.losses import CodecLoss
 from telucodec.model import TeluCodec
-from telucodec.train import check_same_step, train_step, wrap_ddp
+from telucodec.distrib import check_same_step, wrap_ddp
+from telucodec.train import train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS, ACCUM, GLOBAL_BATCH, SAMPLES = 4, 2, 4, 4000   # 4 optimiser steps of 2 micro-batches of 4 x 0.25 s
@@ -38,8 +39,9 @@ def speech_batches() -> torch.Tensor:
 
 def nan_total(loss_fn: CodecLoss):
     """``loss_fn`` with a NaN total, as a rank whose batch made the loss diverge would have."""
-    def poisoned(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor) -> dict:
-        losses = loss_fn(pred, target, commit_loss)
+    def poisoned(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor,
+                 adversarial: dict | None = None) -> dict:
+        losses = loss_fn(pred, target, commit_loss, adversarial)
         return {**losses, "total": losses["total"] * float("nan")}
     return poisoned
 
@@ -63,9 +65,7 @@ def _train_rank(rank: int, world: int, model_cfg, loss_cfg: LossConfig, batches:
     if world > 1:
         init_group(rank, world, out_dir)
     ddp_model = wrap_ddp(model) if world > 1 else model
-    adversary = Adversary(adversarial, torch.device("cpu")) if adversarial else None
-    if adversary is not None and world > 1:
-        adversary.trained = wrap_ddp(adversary.discriminator)
+    adversary = Adversary(adversarial, torch.device("cpu")) if adversarial else None   # wraps itself in DDP
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.8, 0.99))
     scaler = torch.amp.GradScaler("cpu", enabled=False)
     loss_fn = CodecLoss(loss_cfg, model_cfg.sample_rate)
@@ -127,17 +127,22 @@ def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path):
     # parts that legitimately differ are left out: k-means init and dead-code restarts sample
     # from rank 0's shard only (here: init before the process group, no restarts), and spectral
     # convergence is a ratio of norms over the whole batch.
-    model_cfg = tiny_model_config(dead_code_threshold=0.0)
+    model_cfg = tiny_model_config(dead_code_ratio=0.0)
     loss_cfg = LossConfig(stft_weight=0.0)
     (single,) = run_ranks(1, tmp_path / "one", model_cfg, loss_cfg, local_init=True)
     rank0, _ = run_ranks(2, tmp_path / "two", model_cfg, loss_cfg, local_init=True)
     assert single["stepped"] == rank0["stepped"] == [True] * STEPS
     single, rank0 = single["state"], rank0["state"]
+    torch.manual_seed(0)
+    initial = TeluCodec(model_cfg).state_dict()
     for key, value in single.items():
         if value.is_floating_point():
-            # only float summation order differs (measured: weights 1e-5, codebooks 5e-7 apart,
-            # identical EMA counts); allowed: 1e-4 absolute + 1e-4 relative
-            torch.testing.assert_close(rank0[key], value, rtol=1e-4, atol=1e-4, msg=key)
+            # Only float summation order differs, but Adam can turn the rounding of a near-zero
+            # gradient into a full step for a rare element (measured: weights mostly 1e-5 apart, one
+            # element of 4096 3.3e-4 apart on some CPUs). So each tensor's distance between the two
+            # runs is compared with how far training moved it: runs that train alike stay within 1%.
+            moved = (value - initial[key]).norm()
+            assert (rank0[key] - value).norm() <= 0.01 * moved + 1e-6, key
 
 
 def _start_at(rank: int, steps: tuple[int, int], out_dir: str) -> None:

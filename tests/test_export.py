@@ -1,5 +1,5 @@
 """``telucodec export``: ONNX graphs that onnxruntime runs like PyTorch, TorchScript, and the
-complex-free STFT / iSTFT the frame architecture's graphs use."""
+complex-free STFT / iSTFT (spectral.py) the STFT architectures' graphs use."""
 import json
 import subprocess
 import sys
@@ -13,8 +13,8 @@ import telucodec
 from conftest import tiny_model_config, voiced_clip
 from telucodec.codec import save_pretrained
 from telucodec.config import ModelConfig, dataclass_from_dict
-from telucodec.export import ConvISTFT, ConvSTFT
 from telucodec.model import TeluCodec
+from telucodec.spectral import ConvISTFT, ConvSTFT
 
 ROOT = Path(__file__).resolve().parents[1]
 # 1 s, and a length that is not a whole number of frames
@@ -26,17 +26,21 @@ MIN_CODES_EQUAL = 0.99
 AUDIO_ATOL = 1e-5
 
 
-def tiny_frame_config() -> ModelConfig:
+def tiny_spectral_config(architecture: str) -> ModelConfig:
+    """A tiny ``frame`` model (EMA codebooks), or a tiny ``complex`` one (factorised codes, a stride-2 latent)."""
     quantizer = {"n_q": 4, "codebook_size": 64, "kmeans_iters": 2}
-    return dataclass_from_dict(ModelConfig, {"architecture": "frame", "strides": [80], "latent_dim": 16, "frame_dim": 32,
-                                     "frame_blocks": 2, "quantizer": quantizer})
+    strides = [80]
+    if architecture == "complex":
+        quantizer["kind"], strides = "factorized", [80, 2]
+    return dataclass_from_dict(ModelConfig, {"architecture": architecture, "strides": strides, "latent_dim": 16,
+                                             "frame_dim": 32, "frame_blocks": 2, "quantizer": quantizer})
 
 
-@pytest.fixture(scope="module", params=["seanet", "frame"])
+@pytest.fixture(scope="module", params=["seanet", "frame", "complex"])
 def model_file(request, tmp_path_factory) -> Path:
     """A tiny model of each architecture, codebooks initialised by one training forward."""
     torch.manual_seed(0)
-    model = TeluCodec(tiny_model_config() if request.param == "seanet" else tiny_frame_config())
+    model = TeluCodec(tiny_model_config() if request.param == "seanet" else tiny_spectral_config(request.param))
     model(torch.from_numpy(np.stack([voiced_clip(0.5, seed=i) for i in range(4)]))[:, None])
     path = tmp_path_factory.mktemp(request.param) / "model.safetensors"
     save_pretrained(model, path, half=False)
@@ -103,12 +107,12 @@ def test_convolutional_stft_and_istft_match_torch(hop):
     window = torch.hann_window(n_fft)
     wav = torch.from_numpy(np.stack([voiced_clip(0.5, seed=1), voiced_clip(0.5, seed=2)]))
     spec = torch.stft(wav, n_fft, hop, window=window, return_complex=True)
-    real, imag = ConvSTFT(n_fft, hop, window)(wav)
+    real, imag = ConvSTFT(n_fft, hop, pad_mode="reflect").real_imag(wav)
     # magnitudes reach ~30 here; measured differences ~1e-5 (float32 DFT sums vs FFT)
     torch.testing.assert_close(real, spec.real, rtol=0, atol=1e-4)
     torch.testing.assert_close(imag, spec.imag, rtol=0, atol=1e-4)
     # random spectra (DC and Nyquist imaginary parts too, which the inverse ignores)
     random = torch.randn(2, n_fft // 2 + 1, 50, dtype=torch.complex64)
     expected = torch.istft(random, n_fft, hop, window=window, length=50 * hop)
-    torch.testing.assert_close(ConvISTFT(n_fft, hop, window)(random.real, random.imag), expected,
+    torch.testing.assert_close(ConvISTFT(n_fft, hop).from_real_imag(random.real, random.imag, 50 * hop), expected,
                                rtol=0, atol=1e-6)

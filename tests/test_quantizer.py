@@ -1,4 +1,4 @@
-"""The seed's quantizer fixes, each proven: gradients, EMA, dead codes, residual refinement."""
+"""The EMA quantizer, each property proven: gradients, EMA, dead codes (relative rule), residual refinement."""
 import torch
 
 from telucodec.config import QuantizerConfig
@@ -24,7 +24,7 @@ def test_straight_through_passes_gradient_unchanged():
 
 
 def test_ema_moves_codebook_toward_mean_of_assigned_outputs():
-    cfg = QuantizerConfig(codebook_size=2, init="random", ema_decay=0.9, dead_code_threshold=0.0)
+    cfg = QuantizerConfig(codebook_size=2, init="random", ema_decay=0.9, dead_code_ratio=0.0)
     book = EMACodebook(2, cfg)
     book.embed.copy_(torch.tensor([[0.0, 0.0], [10.0, 10.0]]))
     book.embed_sum.copy_(book.embed)
@@ -40,7 +40,7 @@ def test_ema_moves_codebook_toward_mean_of_assigned_outputs():
 
 
 def test_dead_codes_are_replaced_with_current_residuals():
-    cfg = QuantizerConfig(codebook_size=8, init="random", random_init_scale=0.01, dead_code_threshold=2.0)
+    cfg = QuantizerConfig(codebook_size=8, init="random", random_init_scale=0.01)
     book = EMACodebook(4, cfg)
     far = torch.full((4,), 100.0)
     book.embed[3] = far                     # a code no input will ever pick
@@ -75,3 +75,36 @@ def test_quantizer_dropout_varies_n_q_and_codes_match_encode():
     full = rvq(z)
     assert torch.equal(full.codes, rvq.encode(z))
     assert torch.allclose(full.quantized, rvq.decode(full.codes), atol=1e-5)
+
+
+def test_a_well_used_codebook_is_not_churned_at_small_batches_but_a_dead_code_is_restarted():
+    # 400 rows per step for 1024 codes: the mean EMA count is 0.39, so a fixed threshold of 2 called
+    # every code dead at every step (102 400 restarts in 100 steps, 364 codes in use at the end)
+    torch.manual_seed(0)
+    centres = torch.randn(1024, 8)                      # clustered vectors, one cluster per code
+
+    def batch(rows: int = 400) -> torch.Tensor:
+        return centres[torch.randint(0, 1024, (rows,))] + 0.05 * torch.randn(rows, 8)
+
+    book = EMACodebook(8, QuantizerConfig(codebook_size=1024, kmeans_iters=5))
+    book(batch())                                       # k-means init
+    far = torch.full((8,), 100.0)                       # a code no input will ever pick, counted as used
+    book.embed[0], book.cluster_size[0] = far, book.cluster_size.mean()
+    book.embed_sum[0] = far * book.cluster_size[0]
+    restarts = []
+    for _ in range(600):
+        before = book.restarts
+        book(batch())
+        restarts.append(book.restarts - before)
+    assert sum(restarts[-100:]) < 50, sum(restarts[-100:])          # after warm-up: almost none
+    assert (book.embed - far).norm(dim=1).min() > 50, "the dead code was never restarted"
+    assert book.encode(batch(4000)).unique().numel() >= 800         # and the codebook is well used
+
+
+def test_configs_written_before_the_relative_rule_still_load():
+    from telucodec.config import dataclass_from_dict
+
+    old = {"n_q": 2, "codebook_size": 16, "dead_code_threshold": 2.0}
+    assert dataclass_from_dict(QuantizerConfig, old).dead_code_ratio == QuantizerConfig().dead_code_ratio
+    off = dataclass_from_dict(QuantizerConfig, {**old, "dead_code_threshold": 0.0})
+    assert off.dead_code_ratio == 0.0                    # restarts off stays off

@@ -12,14 +12,12 @@ import soundfile as sf
 import torch
 
 import telucodec
-from conftest import tiny_model_config, voiced_clip
+from bench import report
+from bench.common import SAMPLE_RATE, speech_like
+from conftest import tiny_model_config
 from telucodec.model import TeluCodec
 
 REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO / "bench"
-sys.path.insert(0, str(BENCH))  # bench/ is a folder of scripts, not a package
-
-import report  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 N_CLIPS = 2
@@ -35,10 +33,10 @@ def inputs(tmp_path_factory) -> tuple[Path, Path]:
     clips = root / "clips" / "sub"
     clips.mkdir(parents=True)
     for i in range(N_CLIPS):
-        sf.write(clips / f"clip ఒక {i}.wav", voiced_clip(1.5, f0=120 + 30 * i, seed=i), 16000)
+        sf.write(clips / f"clip ఒక {i}.wav", speech_like(1.5, seed=i), SAMPLE_RATE)
     torch.manual_seed(0)
     model = TeluCodec(tiny_model_config())
-    model(torch.from_numpy(voiced_clip(2.0))[None, None])  # k-means init of the codebooks
+    model(torch.from_numpy(speech_like(2.0))[None, None])  # k-means init of the codebooks
     telucodec.save_pretrained(model.eval(), root / "tiny.safetensors", half=False)
     return root / "clips", root / "tiny.safetensors"
 
@@ -48,7 +46,7 @@ def page(inputs, tmp_path_factory) -> Path:
     """The report for both clips, made through the command line as a user would."""
     clips, model = inputs
     out = tmp_path_factory.mktemp("page") / "report.html"
-    proc = subprocess.run([sys.executable, str(BENCH / "report.py"), "--audio-dir", str(clips), "--model", str(model),
+    proc = subprocess.run([sys.executable, "-m", "bench.report", "--audio-dir", str(clips), "--model", str(model),
                            "-o", str(out)], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return out

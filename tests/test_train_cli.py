@@ -34,7 +34,9 @@ def test_trains_two_epochs_reports_and_resumes(clip_dir, tmp_path):
     assert (run / "last.pt").is_file() and (run / "best.pt").is_file() and list((run / "tb").iterdir())
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [0, 1]
-    assert np.isfinite(records[-1]["val"]["snr"]) and 0 < records[-1]["val"]["stoi"] <= 1
+    # STOI is a correlation: after 14 steps the tiny model's output is still noise, whose STOI can
+    # fall just below 0, so the check is that a valid STOI was reported
+    assert np.isfinite(records[-1]["val"]["snr"]) and -1 <= records[-1]["val"]["stoi"] <= 1
     # the same command with more epochs continues where it stopped
     again = run_train("--data_dir", clip_dir, "--checkpoint_dir", ckpt, "--experiment_name", "exp",
                       "--num_epochs", 3, *BASE, entry=("-m", "telucodec.cli", "train"))
@@ -153,9 +155,8 @@ def test_resuming_follows_a_new_learning_rate_and_schedule(clip_dir, tmp_path):
 
 def test_every_recipe_is_a_valid_config():
     from telucodec.config import TrainConfig, load_config_file, merge
-    from telucodec.train import validate_config
 
     recipes = sorted((ROOT / "recipes").glob("*.yaml"))
     assert len(recipes) >= 2
     for path in recipes:
-        validate_config(merge(TrainConfig(), load_config_file(path)))
+        merge(TrainConfig(), load_config_file(path))     # every config is validated as it is built

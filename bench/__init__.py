@@ -1,0 +1,8 @@
+"""Benchmarks of telucodec, each run from the repository root as a module, e.g. ``python -m bench.speed``.
+
+quality (rate-quality against reference speech codecs, through ``reference_codecs``), report (a
+listening page), speed (inference speed, with ``speed_reference`` for the DAC and EnCodec rows),
+export_speed (onnxruntime against PyTorch), train_speed (training throughput), code_entropy
+(what entropy coding could save) and phase_oracle (magnitude/phase/quantizer oracles); ``common``
+holds what they share.
+"""
