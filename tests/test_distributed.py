@@ -140,9 +140,10 @@ def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path):
             # Only float summation order differs, but Adam can turn the rounding of a near-zero
             # gradient into a full step for a rare element (measured: weights mostly 1e-5 apart, one
             # element of 4096 3.3e-4 apart on some CPUs). So each tensor's distance between the two
-            # runs is compared with how far training moved it: runs that train alike stay within 1%.
+            # runs is compared with how far training moved it (measured: at most 0.2% here, over 1%
+            # on a loaded machine); a real mismatch (unaveraged gradients, one rank's shard) is O(1).
             moved = (value - initial[key]).norm()
-            assert (rank0[key] - value).norm() <= 0.01 * moved + 1e-6, key
+            assert (rank0[key] - value).norm() <= 0.05 * moved + 1e-6, key
 
 
 def _start_at(rank: int, steps: tuple[int, int], out_dir: str) -> None:
