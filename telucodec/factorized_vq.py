@@ -91,17 +91,5 @@ class FactorizedResidualVQ(ResidualStages):
             loss = loss + stage_loss
         return QuantizerOutput(quantized.transpose(1, 2), codes, loss, n_q_used)
 
-    def encode(self, z: torch.Tensor, n_q: int | None = None) -> torch.Tensor:
-        """Codes (B, n_q, T) int64 for latents (B, D, T)."""
-        residual = z.transpose(1, 2)
-        codes = []
-        for codebook in self.codebooks[: n_q or self.cfg.n_q]:
-            indices = codebook.encode(residual.reshape(-1, residual.shape[-1]))
-            residual = residual - codebook.decode(indices).view_as(residual).to(residual.dtype)
-            codes.append(indices.view(residual.shape[:2]))
-        return torch.stack(codes, dim=1)
-
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """Latents (B, D, T) from codes (B, n_q, T); ``n_q`` may be fewer than trained."""
-        table = torch.cat([cb.out_proj(cb.codebook.weight) for cb in self.codebooks])
-        return sum_of_codes(codes, table, self.cfg.codebook_size)
+    def decode_table(self) -> torch.Tensor:
+        return torch.cat([cb.out_proj(cb.codebook.weight) for cb in self.codebooks])

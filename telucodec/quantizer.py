@@ -74,7 +74,8 @@ class EMACodebook(nn.Module):
         self.restarts = 0       # codes restarted since construction (not saved: a training statistic)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Nearest code index for each row of ``x`` (N, dim) -> (N,) int64."""
+        """Nearest code index for each row of ``x`` (N, dim) -> (N,) int64, computed in float32."""
+        x = x.float()
         dist_sq = x.pow(2).sum(1, keepdim=True) - 2 * x @ self.embed.t() + self.embed.pow(2).sum(1)[None]
         return dist_sq.argmin(dim=1)
 
@@ -166,6 +167,25 @@ class ResidualStages(nn.Module):
         initialized = all(bool(cb.initialized) for cb in self.codebooks)
         return n_q_per_example(batch, n_q, self.cfg.dropout_prob if self.training and initialized else 0.0, device)
 
+    def decode_table(self) -> torch.Tensor:
+        """(n_q * codebook_size, D): every stage's code vectors in the latent space, stage i's at
+        rows i * codebook_size."""
+        raise NotImplementedError
+
+    def encode(self, z: torch.Tensor, n_q: int | None = None) -> torch.Tensor:
+        """Codes (B, n_q, T) int64 for latents (B, D, T); never updates codebooks."""
+        residual = z.transpose(1, 2)
+        codes = []
+        for codebook in self.codebooks[: n_q or self.cfg.n_q]:
+            indices = codebook.encode(residual.reshape(-1, residual.shape[-1]))
+            residual = residual - codebook.decode(indices).view_as(residual).to(residual.dtype)
+            codes.append(indices.view(residual.shape[:2]))
+        return torch.stack(codes, dim=1)
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Latents (B, D, T) from codes (B, n_q, T); ``n_q`` may be fewer than trained."""
+        return sum_of_codes(codes, self.decode_table(), self.cfg.codebook_size)
+
 
 class ResidualVQ(ResidualStages):
     """``n_q`` EMA codebooks, each quantizing what the previous ones left."""
@@ -199,17 +219,5 @@ class ResidualVQ(ResidualStages):
         quantized = x + (quantized_sum - x).detach()            # straight-through estimator
         return QuantizerOutput(quantized.transpose(1, 2), torch.stack(codes, dim=1), commit_loss, n_q_used)
 
-    def encode(self, z: torch.Tensor, n_q: int | None = None) -> torch.Tensor:
-        """Codes (B, n_q, T) for latents (B, D, T); never updates codebooks."""
-        n_q = n_q or self.cfg.n_q
-        residual = z.transpose(1, 2)
-        codes = []
-        for codebook in self.codebooks[:n_q]:
-            indices = codebook.encode(residual.reshape(-1, residual.shape[-1]).float())
-            residual = residual - codebook.decode(indices).view_as(residual).to(residual.dtype)
-            codes.append(indices.view(residual.shape[:2]))
-        return torch.stack(codes, dim=1)
-
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """Latents (B, D, T) from codes (B, n_q, T); ``n_q`` may be fewer than trained."""
-        return sum_of_codes(codes, torch.cat([cb.embed for cb in self.codebooks]), self.cfg.codebook_size)
+    def decode_table(self) -> torch.Tensor:
+        return torch.cat([cb.embed for cb in self.codebooks])
