@@ -75,13 +75,18 @@ def speed_audio(codec: telucodec.Codec, folder: Path, seconds: float) -> np.ndar
 
 
 def speed(codec: telucodec.Codec, wav: np.ndarray, n_q: int) -> dict[str, float]:
-    """x real time of compress / decompress with and without entropy coding (one thread, best of 3)."""
+    """x real time of compress / decompress with and without entropy coding, and of the range
+    coder alone on the same codes (one thread, best of 3)."""
     seconds = len(wav) / codec.sample_rate
     out = {}
     for name, coded in (("fixed", False), ("entropy", True)):
         encode_time, data = best_time(lambda: codec.compress(wav, codec.sample_rate, n_q, entropy_coded=coded), 3)
         decode_time, _ = best_time(lambda: codec.decompress(data), 3)
         out[f"encode {name}"], out[f"decode {name}"] = seconds / encode_time, seconds / decode_time
+    codes = codec.encode(wav, codec.sample_rate, n_q)
+    encode_time, payload = best_time(lambda: codec.entropy.encode(codes), 3)
+    decode_time, _ = best_time(lambda: codec.entropy.decode(payload, n_q, codes.shape[1]), 3)
+    out["range coder alone: encode"], out["decode"] = seconds / encode_time, seconds / decode_time
     return out
 
 
