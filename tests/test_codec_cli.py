@@ -209,3 +209,9 @@ def test_fit_entropy_then_entropy_coded_files(model_path, speech, clip_dir, tmp_
     assert cli("decode", v2, "-o", tmp_path / "x.wav", "--model", model_path) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no entropy model" in err[0] and not (tmp_path / "x.wav").exists()
+    data = v2.read_bytes()
+    for name, bad in (("flipped", data[:50] + bytes([data[50] ^ 4]) + data[51:]), ("cut", data[:-5])):
+        (tmp_path / f"{name}.tlc").write_bytes(bad)
+        assert cli("decode", tmp_path / f"{name}.tlc", "-o", tmp_path / f"{name}.wav", "--model", fitted) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"{name}.tlc" in err[0] and not (tmp_path / f"{name}.wav").exists()
