@@ -1,13 +1,15 @@
-"""The ``.tlc`` codec file: a small header, densely bit-packed codes, a CRC32.
+"""The ``.tlc`` codec file: a small header, the codes (bit-packed or entropy-coded), a CRC32.
 
 Layout (all integers little-endian; docs/FORMAT.md has the byte table)::
 
     "TLUC" | version u8 | codebook_bits u8 | n_q u8 | model_id 8 B | sample_rate u32
     | hop_length u32 | num_samples u64 | payload | crc32 u32 (of everything before it)
 
-The payload holds ``n_q * num_frames`` codes of ``codebook_bits`` bits each, frame-major
-(all quantizers of frame 0, then frame 1, ...), bit-packed LSB-first with zero padding up to
-a whole byte. ``num_frames = ceil(num_samples / hop_length)`` is derived, not stored.
+Version 1: the payload holds ``n_q * num_frames`` codes of ``codebook_bits`` bits each,
+frame-major (all quantizers of frame 0, then frame 1, ...), bit-packed LSB-first with zero
+padding up to a whole byte. Version 2: the payload is the 8-byte id of the entropy model, then
+the same codes range-coded with it (``entropy.EntropyModel``) as 32-bit words.
+``num_frames = ceil(num_samples / hop_length)`` is derived, not stored.
 
 Decoding trusts nothing: every malformed input raises ``FormatError`` with a one-line reason,
 and sizes are checked against the real data length before anything is allocated.
@@ -25,11 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .entropy import EntropyModel
 from .fileio import atomic_write, require_file
 from .errors import TeluCodecError
 
 MAGIC = b"TLUC"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2        # entropy-coded; the newest version this telucodec reads and writes
+PACKED_VERSION = 1        # fixed-width bit-packed codes, written when no entropy model is given
+ENTROPY_ID_SIZE = 8
 _HEADER = struct.Struct("<4sBBB8sIIQ")
 HEADER_SIZE = _HEADER.size  # 31 bytes
 CRC_SIZE = 4
@@ -87,7 +92,7 @@ class CodecHeader:
 
     @property
     def stream_size(self) -> int:
-        """Total encoded size in bytes: header + packed payload + CRC."""
+        """Total size in bytes of a version-1 stream: header + packed payload + CRC."""
         payload_bits = self.n_q * self.num_frames * self.codebook_bits
         return HEADER_SIZE + -(-payload_bits // 8) + CRC_SIZE
 
@@ -172,8 +177,9 @@ def unpack_codes(data: bytes, count: int, bits: int) -> np.ndarray:
     return code_rows.T.reshape(-1)[:count].astype(np.int64)
 
 
-def encode_bytes(codes: np.ndarray, header: CodecHeader) -> bytes:
-    """Serialise codes of shape (n_q, num_frames), any integer dtype, into a ``.tlc`` stream.
+def encode_bytes(codes: np.ndarray, header: CodecHeader, entropy: EntropyModel | None = None) -> bytes:
+    """Serialise codes of shape (n_q, num_frames), any integer dtype, into a ``.tlc`` stream:
+    version 2 (range-coded with ``entropy``) when an entropy model is given, else version 1.
 
     Raises FormatError when the shape does not match the header or a code does not fit.
     """
@@ -182,32 +188,73 @@ def encode_bytes(codes: np.ndarray, header: CodecHeader) -> bytes:
     if codes.shape != expected_shape:
         raise FormatError(f"codes have shape {codes.shape}, the header needs {expected_shape} "
                           f"(n_q, ceil(num_samples / hop_length))")
-    head = _HEADER.pack(MAGIC, FORMAT_VERSION, header.codebook_bits, header.n_q,
+    # Frame-major (transpose) so a reader can decode frame t once its n_q codes have arrived.
+    payload = pack_codes(codes.T, header.codebook_bits)   # also checks that every code fits
+    version = PACKED_VERSION
+    if entropy is not None:
+        if entropy.codebook_size != 1 << header.codebook_bits:
+            raise FormatError(f"the entropy model codes {entropy.codebook_size} codes, the header "
+                              f"{1 << header.codebook_bits}")
+        version, payload = FORMAT_VERSION, bytes.fromhex(entropy.model_id) + entropy.encode(codes)
+    head = _HEADER.pack(MAGIC, version, header.codebook_bits, header.n_q,
                         bytes.fromhex(header.model_id), header.sample_rate, header.hop_length,
                         header.num_samples)
-    # Frame-major (transpose) so a reader can decode frame t once its n_q codes have arrived.
-    body = head + pack_codes(codes.T, header.codebook_bits)
+    body = head + payload
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def decode_bytes(data: bytes, expected_model_id: str | None = None) -> tuple[np.ndarray, CodecHeader]:
-    """Parse and fully validate a ``.tlc`` stream.
+def decode_bytes(data: bytes, expected_model_id: str | None = None,
+                 entropy: EntropyModel | None = None) -> tuple[np.ndarray, CodecHeader]:
+    """Parse and fully validate a ``.tlc`` stream (version 1, or 2 given its ``entropy`` model).
 
     Returns (codes int64 of shape (n_q, num_frames), header). Raises FormatError, and only
     FormatError, for anything wrong: magic, version, truncation, trailing bytes, CRC, field
-    ranges, padding, or a model id other than ``expected_model_id`` when one is given.
+    ranges, padding, a model id other than ``expected_model_id`` when one is given, and for
+    version 2 a missing or different entropy model or a payload that does not decode.
+    """
+    header, version, payload = parse_stream(data)
+    if expected_model_id is not None and header.model_id != expected_model_id:
+        raise FormatError(f"made by model {header.model_id}, but this model is {expected_model_id}; "
+                          f"decode with the model that encoded it")
+    if version == PACKED_VERSION:
+        flat = unpack_codes(payload, header.n_q * header.num_frames, header.codebook_bits)
+        return flat.reshape(header.num_frames, header.n_q).T.copy(), header
+    return _entropy_decode(payload, header, entropy), header
+
+
+def _entropy_decode(payload: memoryview, header: CodecHeader, entropy: EntropyModel | None) -> np.ndarray:
+    """The codes of a version-2 payload: the entropy model's id, then its range-coded words."""
+    stream_id = bytes(payload[:ENTROPY_ID_SIZE]).hex()
+    if entropy is None:
+        raise FormatError(f"entropy-coded with tables {stream_id}, but this model has no entropy model "
+                          f"(fit one with telucodec fit-entropy)")
+    if stream_id != entropy.model_id:
+        raise FormatError(f"entropy-coded with tables {stream_id}, but this model's are {entropy.model_id}")
+    if header.n_q > entropy.n_q or 1 << header.codebook_bits != entropy.codebook_size:
+        raise FormatError(f"{header.n_q} quantizers of {header.codebook_bits} bits do not fit the entropy "
+                          f"model ({entropy.n_q} quantizers of {entropy.codebook_size} codes)")
+    try:
+        return entropy.decode(bytes(payload[ENTROPY_ID_SIZE:]), header.n_q, header.num_frames)
+    except TeluCodecError as exc:
+        raise FormatError(str(exc)) from None
+
+
+def parse_stream(data: bytes) -> tuple[CodecHeader, int, memoryview]:
+    """Check a stream's magic, version, size and CRC, and its header's fields.
+
+    Returns (header, format version, payload bytes). Raises FormatError for anything wrong.
     """
     _check_magic(data)
     if len(data) < len(MAGIC) + 1:
         raise FormatError(f"truncated: {len(data)} bytes, the header alone needs {HEADER_SIZE}")
     version = data[len(MAGIC)]
-    if version != FORMAT_VERSION:
+    if version not in (PACKED_VERSION, FORMAT_VERSION):
         newer = " (written by a newer telucodec; upgrade to read it)" if version > FORMAT_VERSION else ""
-        raise FormatError(f"unsupported format version {version}, this telucodec reads version "
-                          f"{FORMAT_VERSION}{newer}")
-    if len(data) < HEADER_SIZE + CRC_SIZE:
-        raise FormatError(f"truncated: {len(data)} bytes, the header and CRC alone need "
-                          f"{HEADER_SIZE + CRC_SIZE}")
+        raise FormatError(f"unsupported format version {version}, this telucodec reads versions "
+                          f"{PACKED_VERSION} and {FORMAT_VERSION}{newer}")
+    minimum = HEADER_SIZE + CRC_SIZE + (ENTROPY_ID_SIZE if version == FORMAT_VERSION else 0)
+    if len(data) < minimum:
+        raise FormatError(f"truncated: {len(data)} bytes, the header and CRC alone need {minimum}")
     _, _, bits, n_q, model_id, sample_rate, hop_length, num_samples = _HEADER.unpack_from(data)
     try:
         header: CodecHeader | None = CodecHeader(model_id.hex(), sample_rate, hop_length, n_q, bits,
@@ -215,26 +262,32 @@ def decode_bytes(data: bytes, expected_model_id: str | None = None) -> tuple[np.
         field_error = None
     except FormatError as exc:
         header, field_error = None, exc
-    # Sizes come from the header, so compare them (Python ints, no allocation) before any
-    # numpy work: a corrupted num_samples must not make us allocate terabytes.
-    if header is not None and len(data) != header.stream_size:
-        if len(data) < header.stream_size:
-            raise FormatError(f"truncated: the header declares {header.stream_size} bytes but "
-                              f"only {len(data)} are present")
-        raise FormatError(f"{len(data) - header.stream_size} unexpected bytes after the end of the "
-                          f"{header.stream_size}-byte stream (trailing garbage or a corrupted header)")
+    if header is not None:
+        _check_size(data, header, version)
     (stored_crc,) = struct.unpack_from("<I", data, len(data) - CRC_SIZE)
     if zlib.crc32(memoryview(data)[:-CRC_SIZE]) != stored_crc:
         raise FormatError("CRC mismatch, the file is corrupted")
     if header is None:
         # The CRC holds, so the bytes are as written: the writer itself produced a bad header.
         raise FormatError(f"invalid header: {field_error}")
-    if expected_model_id is not None and header.model_id != expected_model_id:
-        raise FormatError(f"made by model {header.model_id}, but this model is {expected_model_id}; "
-                          f"decode with the model that encoded it")
-    payload = memoryview(data)[HEADER_SIZE:-CRC_SIZE]
-    flat = unpack_codes(payload, header.n_q * header.num_frames, header.codebook_bits)
-    return flat.reshape(header.num_frames, header.n_q).T.copy(), header
+    return header, version, memoryview(data)[HEADER_SIZE:-CRC_SIZE]
+
+
+def _check_size(data: bytes, header: CodecHeader, version: int) -> None:
+    """A version-1 stream has exactly the size its header declares; a version-2 payload is the
+    entropy model id plus whole 32-bit words. Sizes are Python ints, checked before any numpy
+    work: a corrupted num_samples must not make us allocate terabytes."""
+    if version == FORMAT_VERSION:
+        words = len(data) - HEADER_SIZE - CRC_SIZE - ENTROPY_ID_SIZE
+        if words % 4:
+            raise FormatError(f"truncated or extended: the {words}-byte entropy-coded payload is not "
+                              f"whole 32-bit words")
+    elif len(data) < header.stream_size:
+        raise FormatError(f"truncated: the header declares {header.stream_size} bytes but "
+                          f"only {len(data)} are present")
+    elif len(data) > header.stream_size:
+        raise FormatError(f"{len(data) - header.stream_size} unexpected bytes after the end of the "
+                          f"{header.stream_size}-byte stream (trailing garbage or a corrupted header)")
 
 
 def _check_magic(data: bytes) -> None:
@@ -246,26 +299,49 @@ def _check_magic(data: bytes) -> None:
         raise FormatError(f"not a .tlc stream (starts with {head!r}, expected {MAGIC!r})")
 
 
-def save_codes(path: str | os.PathLike, codes: np.ndarray, header: CodecHeader) -> None:
-    """Write codes (n_q, num_frames) and header to ``path`` atomically.
+def save_codes(path: str | os.PathLike, codes: np.ndarray, header: CodecHeader,
+               entropy: EntropyModel | None = None) -> None:
+    """Write codes (n_q, num_frames) and header to ``path`` atomically (version 2, entropy-coded,
+    when ``entropy`` is given, else version 1).
 
     The stream is built before the file is touched, so bad codes (FormatError) leave no
     file behind; an I/O failure raises TeluCodecError naming the file and leaves any
     existing file unchanged.
     """
-    blob = encode_bytes(codes, header)
+    blob = encode_bytes(codes, header, entropy)
     try:
         atomic_write(path, lambda tmp: Path(tmp).write_bytes(blob))
     except OSError as exc:
         raise TeluCodecError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
-def load_codes(path: str | os.PathLike, expected_model_id: str | None = None) -> tuple[np.ndarray, CodecHeader]:
+def load_codes(path: str | os.PathLike, expected_model_id: str | None = None,
+               entropy: EntropyModel | None = None) -> tuple[np.ndarray, CodecHeader]:
     """Read and validate a ``.tlc`` file; returns (codes int64 (n_q, num_frames), header).
+    Version-2 files need the ``entropy`` model of the model that wrote them.
 
     Raises TeluCodecError for a missing or unreadable file and FormatError (whose message
     starts with the path) for bad contents.
     """
+    data = _read(path)
+    try:
+        return decode_bytes(data, expected_model_id, entropy)
+    except FormatError as exc:
+        raise FormatError(f"{path}: {exc}") from None
+
+
+def load_header(path: str | os.PathLike) -> tuple[CodecHeader, int]:
+    """(header, format version) of a ``.tlc`` file whose size and CRC check out, without
+    decoding its codes (so no model is needed). Errors as ``load_codes``."""
+    data = _read(path)
+    try:
+        header, version, _ = parse_stream(data)
+    except FormatError as exc:
+        raise FormatError(f"{path}: {exc}") from None
+    return header, version
+
+
+def _read(path: str | os.PathLike) -> bytes:
     path = require_file(path, "a .tlc file")
     try:
         with open(path, "rb") as f:
@@ -275,10 +351,6 @@ def load_codes(path: str | os.PathLike, expected_model_id: str | None = None) ->
                 _check_magic(head)
             except FormatError as exc:
                 raise FormatError(f"{path}: {exc}") from None
-            data = head + f.read()
+            return head + f.read()
     except OSError as exc:
         raise TeluCodecError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        return decode_bytes(data, expected_model_id)
-    except FormatError as exc:
-        raise FormatError(f"{path}: {exc}") from None

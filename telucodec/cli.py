@@ -1,10 +1,11 @@
 """The ``telucodec`` command: one subcommand per job, every user error a one-line message and exit 2.
 
     telucodec train ...                      train or resume (same flags as train_codec.py)
-    telucodec encode IN... -o OUT [--kbps K | --n_q N] [--model PATH] [--force]
+    telucodec encode IN... -o OUT [--kbps K | --n_q N] [--model PATH] [--force] [--no-entropy-coding]
     telucodec decode IN.tlc... -o OUT [--model PATH] [--force]
     telucodec roundtrip IN -o OUT.wav [--kbps K | --n_q N]
     telucodec info FILE.tlc
+    telucodec fit-entropy DIR... -o OUT.safetensors [--model PATH] [--max-files N]
     telucodec tokenize DIR -o OUT_DIR [--n_q N] [--jobs J]
     telucodec demo [-o DIR]                  round-trip the shipped clip at every bitrate
     telucodec corpus OUT_DIR ...             build the training corpus
@@ -86,9 +87,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
     codec = _load_codec(args)
     n_q = _n_q(codec, args)
 
+    entropy = codec.stream_entropy(n_q, not args.no_entropy_coding)
+
     def work(src: Path, dst: Path) -> None:
         wav = load_audio(src, codec.sample_rate)
-        save_codes(dst, codec.encode(wav, codec.sample_rate, n_q), codec.header(n_q, len(wav)))
+        save_codes(dst, codec.encode(wav, codec.sample_rate, n_q), codec.header(n_q, len(wav)), entropy)
 
     return _for_each(_pairs(args.inputs, args.output, ".tlc"), args.force, work)
 
@@ -100,7 +103,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     codec = _load_codec(args)
 
     def work(src: Path, dst: Path) -> None:
-        codes, header = load_codes(src, expected_model_id=codec.model_id)
+        codes, header = load_codes(src, expected_model_id=codec.model_id, entropy=codec.entropy)
         write_wav(dst, codec.decode(codes, header.num_samples), codec.sample_rate)
 
     return _for_each(_pairs(args.inputs, args.output, ".wav"), args.force, work)
@@ -121,17 +124,56 @@ def cmd_roundtrip(args: argparse.Namespace) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from .bitstream import load_codes
+    from .bitstream import PACKED_VERSION, load_header
 
-    _, header = load_codes(args.input)
+    header, version = load_header(args.input)
     seconds = header.num_samples / header.sample_rate
     size = args.input.stat().st_size
     kbps = size * 8 / seconds / 1000 if seconds else float("nan")
-    print(f"file:        {args.input}\nmodel id:    {header.model_id}\nsample rate: {header.sample_rate} Hz\n"
+    coding = "bit-packed codes" if version == PACKED_VERSION else "entropy-coded codes"
+    print(f"file:        {args.input}\nformat:      version {version} ({coding})\nmodel id:    {header.model_id}\n"
+          f"sample rate: {header.sample_rate} Hz\n"
           f"hop:         {header.hop_length} samples ({header.sample_rate / header.hop_length:g} frames/s)\n"
           f"n_q:         {header.n_q} x {header.codebook_bits} bits\nframes:      {header.num_frames}\n"
           f"duration:    {seconds:.3f} s\nbytes:       {size}\n"
           f"bitrate:     {kbps:.2f} kbps measured, {header.nominal_bitrate / 1000:g} kbps nominal")
+
+
+def cmd_fit_entropy(args: argparse.Namespace) -> int:
+    """Fit the entropy model on the codes of a folder of speech; write the model file with it."""
+    import torch
+    from tqdm import tqdm
+
+    from .audio import find_audio_files, load_audio
+    from .codec import save_pretrained
+    from .entropy_fit import fit_entropy_model
+
+    codec = _load_codec(args)
+    _check_output(args.output, args.force)
+    for folder in args.inputs:
+        if not folder.is_dir():
+            raise TeluCodecError(f"{folder}: not a folder of audio files")
+    if args.max_files < 2:
+        raise TeluCodecError(f"--max-files must be at least 2, got {args.max_files}")
+    files = []
+    for folder in args.inputs:
+        found = find_audio_files(folder)
+        files += found[:: max(1, -(-len(found) // args.max_files))]   # spread over the folder
+    clips, failed = [], 0
+    for path in tqdm(files, unit="file"):
+        try:
+            clips.append(codec.encode(load_audio(path, codec.sample_rate), codec.sample_rate))
+        except TeluCodecError as exc:
+            print(f"telucodec: error: {exc} (skipped)", file=sys.stderr)
+            failed += 1
+    entropy = fit_entropy_model(clips, codec.config.quantizer.codebook_size)
+    state = codec.model.state_dict()
+    # fp16 when the weights are fp16 values already (as in shipped models): the model id stays
+    half = all(torch.equal(v, v.half().to(v.dtype)) for v in state.values() if v.is_floating_point())
+    save_pretrained(codec.model, args.output, half=half, entropy=entropy)
+    print(f"{args.output}: entropy model {entropy.model_id} fitted on {len(clips)} files "
+          f"({sum(c.shape[1] for c in clips)} frames){f', {failed} skipped' if failed else ''}")
+    return 2 if failed else 0
 
 
 def cmd_tokenize(args: argparse.Namespace) -> int:
@@ -152,21 +194,15 @@ def _add_rate(p: argparse.ArgumentParser) -> None:
     rate.add_argument("--n_q", type=int, help="number of quantizers")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import corpus, demo, export, train
-
-    parser = Parser(prog="telucodec", description="Neural speech codec for Telugu.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-
-    p = sub.add_parser("train", help="train or resume a codec")
-    train.add_arguments(p)
-    p.set_defaults(job=train.train)
-
+def _add_file_commands(sub) -> None:
+    """encode, decode, roundtrip, info and fit-entropy: the commands that make and read .tlc files."""
     p = sub.add_parser("encode", help="audio files -> .tlc codec files")
     p.add_argument("inputs", nargs="+", type=Path, help="audio files or folders")
     p.add_argument("-o", "--output", type=Path, required=True, help="output file, or folder for several inputs")
     _add_rate(p), _add_model(p)
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--no-entropy-coding", action="store_true",
+                   help="write bit-packed codes (format version 1) even when the model has an entropy model")
     p.set_defaults(job=cmd_encode)
 
     p = sub.add_parser("decode", help=".tlc codec files -> 16 kHz wav")
@@ -186,6 +222,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="show a .tlc file's header")
     p.add_argument("input", type=Path)
     p.set_defaults(job=cmd_info)
+
+    p = sub.add_parser("fit-entropy", help="fit the entropy model of the codes on speech; writes the model with it")
+    p.add_argument("inputs", nargs="+", type=Path, help="folders of speech the model was not evaluated on")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the model file to write (.safetensors)")
+    _add_model(p)
+    p.add_argument("--max-files", type=int, default=500, help="files used per folder, spread over it")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p.set_defaults(job=cmd_fit_entropy)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import corpus, demo, export, train
+
+    parser = Parser(prog="telucodec", description="Neural speech codec for Telugu.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = sub.add_parser("train", help="train or resume a codec")
+    train.add_arguments(p)
+    p.set_defaults(job=train.train)
+
+    _add_file_commands(sub)
 
     p = sub.add_parser("tokenize", help="codes (.npy int16, n_q x frames) for every audio file of a folder")
     p.add_argument("input", type=Path)

@@ -6,6 +6,9 @@
     audio = codec.decode(codes)                   # float32 (samples,)
     data = codec.compress(wav, 16000, n_q=3)      # .tlc bytes; codec.decompress(data) -> audio
 
+A model file may carry an entropy model (``entropy.EntropyModel``, fitted by ``telucodec
+fit-entropy``); ``compress`` then writes entropy-coded streams (format version 2).
+
 Long inputs are processed in chunks with context on both sides (left only for causal models),
 so memory is bounded and the output matches whole-input processing away from chunk edges.
 """
@@ -24,6 +27,8 @@ from .audio import to_mono_16k
 from .bitstream import CodecHeader, decode_bytes, encode_bytes
 from .checkpoint import BEST, LAST, model_from_checkpoint
 from .config import ModelConfig, QuantizerConfig, TrainConfig, dataclass_from_dict
+from .entropy import PREFIX as ENTROPY_PREFIX
+from .entropy import EntropyModel
 from .errors import TeluCodecError
 from .model import TeluCodec
 
@@ -63,12 +68,19 @@ def model_id(model: TeluCodec) -> str:
 
 
 class Codec:
-    """A trained TeluCodec ready for inference (eval mode, no gradients)."""
+    """A trained TeluCodec ready for inference (eval mode, no gradients), with the entropy model
+    of its codes when it has one (None: streams are written bit-packed, format version 1)."""
 
-    def __init__(self, model: TeluCodec, chunk_seconds: float = 10.0, context_seconds: float = 1.0):
+    def __init__(self, model: TeluCodec, chunk_seconds: float = 10.0, context_seconds: float = 1.0,
+                 entropy: EntropyModel | None = None):
         self.model = model.eval()
         self.config: ModelConfig = model.cfg
         self.model_id = model_id(model)
+        if entropy is not None and (entropy.codebook_size != self.config.quantizer.codebook_size
+                                    or entropy.n_q > self.config.quantizer.n_q):
+            raise TeluCodecError(f"the entropy model ({entropy.n_q} quantizers of {entropy.codebook_size} codes) "
+                                 f"does not fit this model's codebooks")
+        self.entropy = entropy
         self.chunk_frames = max(1, round(chunk_seconds * self.config.frame_rate))
         self.context_frames = math.ceil(context_seconds * self.config.frame_rate)
 
@@ -200,31 +212,43 @@ class Codec:
         return CodecHeader(model_id=self.model_id, sample_rate=self.sample_rate, hop_length=self.hop_length,
                            n_q=n_q, codebook_bits=self.codebook_bits, num_samples=num_samples)
 
-    def compress(self, wav, sample_rate: int, n_q: int | None = None) -> bytes:
-        """A complete ``.tlc`` stream (see docs/FORMAT.md) for the audio."""
+    def stream_entropy(self, n_q: int, entropy_coded: bool = True) -> EntropyModel | None:
+        """The entropy model a stream of ``n_q`` quantizers is written with: None (version 1) when
+        not ``entropy_coded``, or when the model has none covering ``n_q`` quantizers."""
+        usable = self.entropy is not None and n_q <= self.entropy.n_q
+        return self.entropy if entropy_coded and usable else None
+
+    def compress(self, wav, sample_rate: int, n_q: int | None = None, entropy_coded: bool = True) -> bytes:
+        """A complete ``.tlc`` stream (see docs/FORMAT.md) for the audio: entropy-coded (version 2)
+        when the model has an entropy model and ``entropy_coded``, else bit-packed (version 1)."""
         wav = self._prepare(wav, sample_rate)
         codes = self._encode(wav, self.check_n_q(n_q))
-        return encode_bytes(codes, self.header(codes.shape[0], len(wav)))
+        n_q = codes.shape[0]
+        return encode_bytes(codes, self.header(n_q, len(wav)), self.stream_entropy(n_q, entropy_coded))
 
     def decompress(self, data: bytes) -> np.ndarray:
-        """Audio from a ``.tlc`` stream made by this model (FormatError for any other)."""
-        codes, header = decode_bytes(data, expected_model_id=self.model_id)
+        """Audio from a ``.tlc`` stream (version 1 or 2) made by this model (FormatError for any other)."""
+        codes, header = decode_bytes(data, expected_model_id=self.model_id, entropy=self.entropy)
         return self.decode(codes, header.num_samples)
 
 
-def save_pretrained(model: TeluCodec, path: str | os.PathLike, half: bool = True) -> None:
-    """Inference weights and config in one safetensors file (fp16 by default), atomically."""
+def save_pretrained(model: TeluCodec, path: str | os.PathLike, half: bool = True,
+                    entropy: EntropyModel | None = None) -> None:
+    """Inference weights and config in one safetensors file (fp16 by default), atomically, with
+    the entropy model's integer tables (tensors named ``entropy.*``) when one is given."""
     from safetensors.torch import save_file
 
     from .audio import atomic_write
 
     tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
                for k, v in model.state_dict().items()}
+    if entropy is not None:
+        tensors.update({k: torch.from_numpy(v) for k, v in entropy.to_tensors().items()})
     config = json.dumps(TrainConfig(model=model.cfg).to_dict()["model"])
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"config": config, "format": "telucodec"}))
 
 
-def _load_safetensors(path: Path) -> TeluCodec:
+def _load_safetensors(path: Path) -> tuple[TeluCodec, EntropyModel | None]:
     from safetensors import safe_open
 
     try:
@@ -237,8 +261,12 @@ def _load_safetensors(path: Path) -> TeluCodec:
         raise TeluCodecError(f"{path}: no telucodec config in the safetensors metadata")
     model = TeluCodec(dataclass_from_dict(ModelConfig, json.loads(metadata["config"])))
     state = model.state_dict()
-    model.load_state_dict({k: v.to(state[k].dtype) for k, v in tensors.items()})
-    return model
+    model.load_state_dict({k: v.to(state[k].dtype) for k, v in tensors.items() if not k.startswith(ENTROPY_PREFIX)})
+    tables = {k: v.numpy() for k, v in tensors.items() if k.startswith(ENTROPY_PREFIX)}
+    try:
+        return model, EntropyModel.from_tensors(tables) if tables else None
+    except TeluCodecError as exc:
+        raise TeluCodecError(f"{path}: {exc}") from None
 
 
 def load(path: str | os.PathLike | None = None, **kwargs) -> Codec:
@@ -253,5 +281,7 @@ def load(path: str | os.PathLike | None = None, **kwargs) -> Codec:
         path = path / BEST if (path / BEST).is_file() else path / LAST
     if not path.exists():
         raise TeluCodecError(f"{path}: no such model file")
-    model = _load_safetensors(path) if path.suffix == ".safetensors" else model_from_checkpoint(path)[0]
-    return Codec(model, **kwargs)
+    if path.suffix == ".safetensors":
+        model, entropy = _load_safetensors(path)
+        return Codec(model, entropy=entropy, **kwargs)
+    return Codec(model_from_checkpoint(path)[0], **kwargs)

@@ -166,7 +166,7 @@ def test_bad_magic(small_file):
         decode_bytes(b"")
 
 
-@pytest.mark.parametrize("version,hint", [(2, "newer telucodec"), (0, "reads version 1")])
+@pytest.mark.parametrize("version,hint", [(3, "newer telucodec"), (0, "reads versions 1 and 2")])
 def test_unsupported_version(small_file, version, hint):
     data = small_file[:4] + bytes([version]) + small_file[5:]
     with pytest.raises(FormatError, match=f"unsupported format version {version}.*{hint}"):

@@ -184,3 +184,34 @@ def test_no_model_gives_a_clear_error(tmp_path, capsys, monkeypatch):
     sf.write(tmp_path / "a.wav", voiced_clip(0.5), 16000)
     assert cli("encode", tmp_path / "a.wav", "-o", tmp_path / "a.tlc") == 2
     assert "pass --model" in capsys.readouterr().err
+
+
+def test_fit_entropy_then_entropy_coded_files(model_path, speech, clip_dir, tmp_path, capsys):
+    """fit-entropy keeps the model id; its files are version 2, smaller, decode to the same audio
+    as version-1 files of the same codes; version-1 files still decode; a model without tables
+    refuses version-2 files in one line."""
+    fitted = tmp_path / "fitted.safetensors"
+    assert cli("fit-entropy", clip_dir, speech.parent, "-o", fitted, "--model", model_path) == 0
+    codec, plain_codec = telucodec.load(fitted), telucodec.load(model_path)
+    assert codec.entropy is not None and codec.model_id == plain_codec.model_id
+    v2, v1 = tmp_path / "v2.tlc", tmp_path / "v1.tlc"
+    assert cli("encode", speech, "-o", v2, "--n_q", 4, "--model", fitted) == 0
+    assert cli("encode", speech, "-o", v1, "--n_q", 4, "--model", fitted, "--no-entropy-coding") == 0
+    assert v2.read_bytes()[4] == 2 and v1.read_bytes()[4] == 1
+    assert v2.stat().st_size < v1.stat().st_size
+    capsys.readouterr()
+    assert cli("info", v2) == 0
+    info = capsys.readouterr().out
+    assert "version 2 (entropy-coded" in info and "kbps measured, 4.8 kbps nominal" in info
+    for name in ("v2", "v1"):
+        assert cli("decode", tmp_path / f"{name}.tlc", "-o", tmp_path / f"{name}.wav", "--model", fitted) == 0
+    np.testing.assert_array_equal(sf.read(tmp_path / "v2.wav")[0], sf.read(tmp_path / "v1.wav")[0])
+    assert cli("decode", v2, "-o", tmp_path / "x.wav", "--model", model_path) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no entropy model" in err[0] and not (tmp_path / "x.wav").exists()
+    data = v2.read_bytes()
+    for name, bad in (("flipped", data[:50] + bytes([data[50] ^ 4]) + data[51:]), ("cut", data[:-5])):
+        (tmp_path / f"{name}.tlc").write_bytes(bad)
+        assert cli("decode", tmp_path / f"{name}.tlc", "-o", tmp_path / f"{name}.wav", "--model", fitted) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"{name}.tlc" in err[0] and not (tmp_path / f"{name}.wav").exists()

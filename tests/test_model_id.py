@@ -44,3 +44,20 @@ def test_the_new_fields_change_the_id_when_they_differ_from_what_earlier_models_
         other.load_state_dict(model.state_dict())
         ids.add(model_id(other))
     assert len(ids) == 4
+
+
+V4_MODEL_ID = "01785a84ae36aed9"   # in every .tlc file the shipped v4 model has written
+
+
+def test_the_shipped_model_keeps_its_id_with_entropy_tables_added():
+    """Adding the entropy tables to the shipped file (issue 15) must not change the codec's id, or
+    the version-1 files made with v4 would no longer decode."""
+    import pytest
+
+    from telucodec.codec import DEFAULT_MODEL, load
+
+    if not DEFAULT_MODEL.is_file():
+        pytest.skip("no default model shipped")
+    codec = load()
+    assert codec.model_id == V4_MODEL_ID, "a new shipped model: update V4_MODEL_ID (and MODEL_CARD.md)"
+    assert codec.entropy is not None and codec.entropy.n_q == codec.max_n_q
