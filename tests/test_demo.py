@@ -1,4 +1,5 @@
 """`telucodec demo` with the model shipped in the package, through the CLI."""
+import os
 import subprocess
 import sys
 
@@ -11,9 +12,15 @@ from telucodec.codec import DEFAULT_MODEL
 @pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no default model shipped")
 def test_demo_round_trips_the_shipped_clip_at_every_bitrate(tmp_path):
     out = tmp_path / "demo"
+    # a fresh matplotlib cache: the first run is when matplotlib says "generated new fontManager"
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "mpl")}
     result = subprocess.run([sys.executable, "-m", "telucodec.cli", "demo", "-o", str(out)],
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr
+    # progress on stderr (a bar over the bitrates), results alone on stdout, no library chatter
+    assert "telucodec demo: loading the model" in result.stderr and "bitrate" in result.stderr
+    assert "fontManager" not in result.stderr and "INFO" not in result.stderr, result.stderr
+    assert all(line.startswith("|") or "spectrograms.png" in line for line in result.stdout.splitlines())
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "kbps" not in line]
     wavs = sorted(out.glob("decoded_*kbps.wav"))
     assert len(rows) == len(wavs) >= 2
