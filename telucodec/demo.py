@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from .audio import atomic_write, load_audio, write_wav
 from .errors import TeluCodecError
@@ -52,6 +51,8 @@ def spectrogram_png(path: Path, panels: list[tuple[str, np.ndarray]], sample_rat
 def _round_trips(codec, reference: np.ndarray, out: Path, quiet: bool) -> tuple[list[dict], dict[int, np.ndarray]]:
     """Compress and decompress ``reference`` at every bitrate, writing each decoded wav; returns the
     metrics rows and the decoded audio by n_q. A progress bar on stderr names the bitrate at work."""
+    from tqdm import tqdm
+
     from . import metrics
 
     seconds = len(reference) / codec.sample_rate

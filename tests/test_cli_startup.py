@@ -57,13 +57,8 @@ def test_info_does_not_import_torch(tlc_file):
     assert result.stderr.strip().endswith("torch imported: False"), result.stderr
 
 
-def test_the_harness_sees_torch_when_a_job_loads_a_model(tlc_file, tmp_path):
-    """The check above can fail: decode loads the model, so torch is imported (and the model id differs)."""
-    result = telucodec_in_fresh_python("decode", tlc_file, "-o", tmp_path / "x.wav")
-    assert result.stderr.strip().endswith("torch imported: True"), result.stderr
-
-
 def test_import_telucodec_leaves_torch_for_first_use():
+    """Also shows that a check of sys.modules sees torch once something imports it."""
     code = ("import sys, telucodec; assert 'torch' not in sys.modules; "
             "assert callable(telucodec.load) and 'torch' in sys.modules; print(telucodec.Codec.__name__)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
