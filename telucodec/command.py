@@ -1,8 +1,8 @@
 """What every command line of the package shares: an argparse that reports a bad flag in one line,
 and the runner that turns a TeluCodecError into ``telucodec: error: ...`` and exit code 2.
 
-``cli`` (the ``telucodec`` command) and ``train`` (``train_codec.py``) both build on this module,
-so neither imports the other's entry point.
+``cli`` (the ``telucodec`` command) and ``train_codec.py`` both build on this module (with the
+flags of ``train_args``), so neither imports the other's entry point.
 """
 from __future__ import annotations
 

@@ -29,7 +29,6 @@ from tqdm import tqdm
 
 from . import metrics
 from .checkpoint import BEST, LAST, read_checkpoint, save_checkpoint
-from .command import Parser, run_with_errors
 from .config import TrainConfig
 from .data import EpochSampler, SegmentDataset, scan_files, split_files, validation_clips
 from .discriminator import Adversary
@@ -37,7 +36,7 @@ from .distrib import all_ranks_finite, check_same_step, setup_distributed, sync_
 from .errors import TeluCodecError
 from .losses import CodecLoss
 from .model import CodecOutput, TeluCodec
-from .train_args import add_arguments, config_from_args
+from .train_args import config_from_args
 
 log = logging.getLogger("telucodec")
 
@@ -500,11 +499,3 @@ def train(args: argparse.Namespace) -> dict:
     if world > 1:
         dist.destroy_process_group()
     return record
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``train_codec.py``."""
-    parser = Parser(prog="train_codec.py", description="Train a telucodec model.")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return run_with_errors(lambda: train(args))

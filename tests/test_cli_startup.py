@@ -2,11 +2,14 @@
 jobs that run a model import it. Checked in a fresh interpreter through the ``telucodec`` entry point."""
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from telucodec.bitstream import CodecHeader, save_codes
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Runs ``telucodec ARGS`` in-process, then reports on stderr whether torch got imported.
 HARNESS = """
@@ -46,6 +49,15 @@ def tlc_file(tmp_path):
 ])
 def test_help_and_bad_flags_do_not_import_torch(args, code):
     result = telucodec_in_fresh_python(*args)
+    assert result.returncode == code, result.stderr
+    assert result.stderr.strip().endswith("torch imported: False"), result.stderr
+
+
+@pytest.mark.parametrize("args,code", [(["--help"], 0), (["--data_dir", "d", "--checkpoint_dir", "c", "--seed", "x"], 2)])
+def test_train_codec_py_help_and_bad_flags_do_not_import_torch(args, code):
+    harness = HARNESS.replace("from telucodec.cli import main", f"sys.path.insert(0, {str(ROOT)!r})\n"
+                                                                 "from train_codec import main")
+    result = subprocess.run([sys.executable, "-c", harness, *args], capture_output=True, text=True, timeout=120)
     assert result.returncode == code, result.stderr
     assert result.stderr.strip().endswith("torch imported: False"), result.stderr
 
