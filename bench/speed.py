@@ -27,6 +27,10 @@ which slightly favours them. Decoding cost barely depends on the number of quant
 codebook look-ups change. DAC and EnCodec run in a separate Python (``--ref-python``); how to set
 it up is in ``bench/speed_reference.py``.
 
+After the table, whole commands are timed as a user runs them, in fresh processes, start-up
+and model loading included: ``telucodec encode`` of a 5 s file against ``opusenc`` on the same
+file, and ``telucodec --help`` / ``info`` against ``python -c "import torch"`` (which they avoid).
+
 ``--long`` instead encodes and then decodes a generated ``--long-seconds`` (one hour) file with
 the ``telucodec encode`` / ``telucodec decode`` commands, and reports each command's wall time
 and peak resident memory against the 1.5 GB budget (exit status 1 when over it).
@@ -51,6 +55,8 @@ from telucodec.errors import TeluCodecError
 PROG = "speed.py"
 OPUS_MIN_KBPS = 6.0           # libopus's lowest useful speech rate; opusenc clamps lower requests silently
 LONG_RSS_LIMIT_MB = 1536.0    # "an hour must encode and decode in < 1.5 GB"
+CLI_SECONDS = 5.0             # the file the whole-command timings encode
+CLI_KBPS = 6.0
 
 
 # ----------------------------------------------------------------------------- audio
@@ -252,17 +258,22 @@ def benchmark(args: argparse.Namespace, tmp: Path) -> dict:
         warnings.append("opusenc/opusdec not found: no Opus rows or ratios (apt-get install opus-tools)")
     add_opus_ratios(rows, opus)
     rows += opus.values()
+    commands = command_rows(args, tmp)
     for message in warnings:
         warn(PROG, message)
     print(markdown_table(rows, COLUMNS))
     print("\nxRT: audio seconds per processing second. Encode / Opus, decode / Opus: speed relative to "
           f"opusenc / opusdec at the same kbps (at {OPUS_MIN_KBPS:g} kbps for lower rates). Decode cost barely "
-          "depends on n_q. GMAC/s: multiply-accumulates per second of audio (FFT work not counted).")
-    return {"input": description, "machine": machine, "rows": rows, "warnings": warnings}
+          "depends on n_q. GMAC/s: multiply-accumulates per second of audio (FFT work not counted).\n")
+    print(markdown_table(commands, [("command", "whole command"), ("wall_s", "wall (s)"),
+                                    ("reference", "reference"), ("ratio", "speed vs reference")]))
+    print("\nWhole commands: fresh processes, Python start-up, imports, model loading and file I/O included. "
+          "Speed vs reference: the reference's wall time / the command's (above 1: faster).")
+    return {"input": description, "machine": machine, "rows": rows, "commands": commands, "warnings": warnings}
 
 
-def long_run(args: argparse.Namespace, tmp: Path) -> dict:
-    """Encode and decode a long generated file with the CLI; wall time and peak RSS of each command."""
+def model_file(args: argparse.Namespace, tmp: Path) -> tuple[str | None, str]:
+    """(--model for the CLI, label): the first --preset saved with random weights, --model, or none."""
     if args.preset:
         from telucodec.codec import save_pretrained
         from telucodec.config import preset
@@ -270,10 +281,42 @@ def long_run(args: argparse.Namespace, tmp: Path) -> dict:
 
         model = str(tmp / f"{args.preset[0]}.safetensors")
         save_pretrained(TeluCodec(preset(args.preset[0])), model)
-        label = f"telucodec {args.preset[0]} (random weights)"
-    else:
-        model = str(args.model) if args.model else None
-        label = f"telucodec {Path(model).name}" if model else "telucodec (shipped model)"
+        return model, f"telucodec {args.preset[0]} (random weights)"
+    model = str(args.model) if args.model else None
+    return model, f"telucodec {Path(model).name}" if model else "telucodec (shipped model)"
+
+
+def command_rows(args: argparse.Namespace, tmp: Path) -> list[dict]:
+    """Wall time (best of the repeats) of whole commands in fresh processes, start-up included, each
+    with the reference it is compared with: opusenc for encode, importing torch for --help and info."""
+    model, label = model_file(args, tmp)
+    source, encoded, opus = tmp / "cli.wav", tmp / "cli.tlc", tmp / "cli.opus"
+    write_speech_wav(source, CLI_SECONDS)
+    cli, torch_import = [sys.executable, "-m", "telucodec.cli"], "python -c 'import torch'"
+    opusenc = f"opusenc, {CLI_SECONDS:g} s at {CLI_KBPS:g} kbps" if shutil.which("opusenc") else None
+    commands = [   # (name, command, reference name), in the order they run (info reads what encode wrote)
+        (torch_import, [sys.executable, "-c", "import torch"], None),
+        ("telucodec --help", [*cli, "--help"], torch_import),
+        (f"telucodec encode, {CLI_SECONDS:g} s at {CLI_KBPS:g} kbps ({label})",
+         [*cli, "encode", str(source), "-o", str(encoded), "--kbps", f"{CLI_KBPS:g}", "--force", "-q",
+          *(["--model", model] if model else [])], opusenc),
+        ("telucodec info", [*cli, "info", str(encoded)], torch_import),
+    ]
+    if opusenc:
+        commands.append((opusenc, ["opusenc", "--quiet", "--bitrate", f"{CLI_KBPS:g}", str(source), str(opus)], None))
+    walls: dict[str, float] = {}
+    for name, cmd, _ in commands:
+        runs = [run_measured(cmd) for _ in range(1 if args.quick else max(3, args.repeats))]
+        if runs[0].returncode != 0:
+            raise TeluCodecError(f"{name} failed: {runs[0].stderr.strip()}")
+        walls[name] = min(r.wall_s for r in runs)
+    return [{"command": name, "wall_s": walls[name], "reference": ref,
+             "ratio": walls[ref] / walls[name] if ref else None} for name, _, ref in commands]
+
+
+def long_run(args: argparse.Namespace, tmp: Path) -> dict:
+    """Encode and decode a long generated file with the CLI; wall time and peak RSS of each command."""
+    model, label = model_file(args, tmp)
     source, encoded, decoded = tmp / "long.wav", tmp / "long.tlc", tmp / "long.out.wav"
     write_speech_wav(source, args.long_seconds)
     threads = max(args.threads)

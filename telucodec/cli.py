@@ -1,15 +1,18 @@
 """The ``telucodec`` command: one subcommand per job, every user error a one-line message and exit 2.
 
     telucodec train ...                      train or resume (same flags as train_codec.py)
-    telucodec encode IN... -o OUT [--kbps K | --n_q N] [--model PATH] [--force] [--no-entropy-coding]
-    telucodec decode IN.tlc... -o OUT [--model PATH] [--force]
-    telucodec roundtrip IN -o OUT.wav [--kbps K | --n_q N]
+    telucodec encode IN... -o OUT [--kbps K | --n_q N] [--model PATH] [--force] [--no-entropy-coding] [-q]
+    telucodec decode IN.tlc... -o OUT [--model PATH] [--force] [-q]
+    telucodec roundtrip IN -o OUT.wav [--kbps K | --n_q N] [-q]
     telucodec info FILE.tlc
     telucodec fit-entropy DIR... -o OUT.safetensors [--model PATH] [--max-files N]
     telucodec tokenize DIR -o OUT_DIR [--n_q N] [--jobs J]
-    telucodec demo [-o DIR]                  round-trip the shipped clip at every bitrate
+    telucodec demo [-o DIR] [-q]             round-trip the shipped clip at every bitrate
     telucodec corpus OUT_DIR ...             build the training corpus
     telucodec export -o DIR [--format onnx|torchscript] [--n_q N] [--model PATH]
+
+On success, encode, decode and roundtrip print a line per file written on stdout (-q: none).
+Only the jobs import torch (lazily), so --help, info and a bad flag answer at once.
 """
 from __future__ import annotations
 
@@ -58,6 +61,21 @@ def _pairs(inputs: list[Path], output: Path, new_suffix: str) -> list[tuple[Path
     return pairs
 
 
+def _written(src: Path, dst: Path, codec, n_q: int, num_bytes: int, seconds: float) -> str:
+    """What ``src -> dst`` at ``n_q`` quantizers wrote: bytes, measured and nominal kbps, seconds."""
+    kbps = num_bytes * 8 / seconds / 1000 if seconds else float("nan")
+    return (f"{src} -> {dst}: n_q={n_q}, {num_bytes} bytes, {kbps:.2f} kbps measured "
+            f"({codec.config.kbps(n_q):g} kbps nominal), {seconds:.2f} s")
+
+
+def _say(args: argparse.Namespace, line: str) -> None:
+    """A result line on stdout (through tqdm, so it never lands on a progress bar), unless -q."""
+    if not args.quiet:
+        from tqdm import tqdm
+
+        tqdm.write(line)
+
+
 def _check_output(path: Path, force: bool) -> None:
     if path.exists() and not force:
         raise TeluCodecError(f"{path}: output exists; pass --force to overwrite it")
@@ -92,6 +110,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     def work(src: Path, dst: Path) -> None:
         wav = load_audio(src, codec.sample_rate)
         save_codes(dst, codec.encode(wav, codec.sample_rate, n_q), codec.header(n_q, len(wav)), entropy)
+        _say(args, _written(src, dst, codec, n_q, dst.stat().st_size, len(wav) / codec.sample_rate))
 
     return _for_each(_pairs(args.inputs, args.output, ".tlc"), args.force, work)
 
@@ -105,6 +124,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
     def work(src: Path, dst: Path) -> None:
         codes, header = load_codes(src, expected_model_id=codec.model_id, entropy=codec.entropy)
         write_wav(dst, codec.decode(codes, header.num_samples), codec.sample_rate)
+        _say(args, f"{src} -> {dst}: {header.num_samples / header.sample_rate:.2f} s, "
+                   f"{codec.sample_rate} Hz mono PCM16")
 
     return _for_each(_pairs(args.inputs, args.output, ".wav"), args.force, work)
 
@@ -118,9 +139,7 @@ def cmd_roundtrip(args: argparse.Namespace) -> None:
     wav = load_audio(args.input, codec.sample_rate)
     data = codec.compress(wav, codec.sample_rate, n_q)
     write_wav(args.output, codec.decompress(data), codec.sample_rate)
-    seconds = len(wav) / codec.sample_rate
-    print(f"{args.input} -> {args.output}: n_q={n_q}, {len(data)} bytes, {len(data) * 8 / seconds / 1000:.2f} kbps "
-          f"measured ({codec.config.kbps(n_q):g} kbps nominal), {seconds:.2f} s")
+    _say(args, _written(args.input, args.output, codec, n_q, len(data), len(wav) / codec.sample_rate))
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -176,6 +195,18 @@ def cmd_fit_entropy(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+def cmd_train(args: argparse.Namespace) -> dict:
+    from .train import train
+
+    return train(args)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from .export import run
+
+    run(args)
+
+
 def cmd_tokenize(args: argparse.Namespace) -> int:
     from .tokenize import tokenize_folder
 
@@ -186,6 +217,10 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
 
 def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, help="checkpoint, training folder or .safetensors (default: shipped model)")
+
+
+def _add_quiet(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help=f"print nothing on success ({what})")
 
 
 def _add_rate(p: argparse.ArgumentParser) -> None:
@@ -199,7 +234,7 @@ def _add_file_commands(sub) -> None:
     p = sub.add_parser("encode", help="audio files -> .tlc codec files")
     p.add_argument("inputs", nargs="+", type=Path, help="audio files or folders")
     p.add_argument("-o", "--output", type=Path, required=True, help="output file, or folder for several inputs")
-    _add_rate(p), _add_model(p)
+    _add_rate(p), _add_model(p), _add_quiet(p, "no line per file written")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--no-entropy-coding", action="store_true",
                    help="write bit-packed codes (format version 1) even when the model has an entropy model")
@@ -208,14 +243,14 @@ def _add_file_commands(sub) -> None:
     p = sub.add_parser("decode", help=".tlc codec files -> 16 kHz wav")
     p.add_argument("inputs", nargs="+", type=Path, help=".tlc files or folders")
     p.add_argument("-o", "--output", type=Path, required=True, help="output file, or folder for several inputs")
-    _add_model(p)
+    _add_model(p), _add_quiet(p, "no line per file written")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(job=cmd_decode)
 
     p = sub.add_parser("roundtrip", help="encode + decode in memory; prints the bitrate")
     p.add_argument("input", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True)
-    _add_rate(p), _add_model(p)
+    _add_rate(p), _add_model(p), _add_quiet(p, "no bitrate line")
     p.add_argument("--force", action="store_true")
     p.set_defaults(job=cmd_roundtrip)
 
@@ -233,14 +268,15 @@ def _add_file_commands(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import corpus, demo, export, train
+    # argument definitions only: none of these imports torch (the jobs do, when they run)
+    from . import corpus, demo, export_args, train_args
 
     parser = Parser(prog="telucodec", description="Neural speech codec for Telugu.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = sub.add_parser("train", help="train or resume a codec")
-    train.add_arguments(p)
-    p.set_defaults(job=train.train)
+    train_args.add_arguments(p)
+    p.set_defaults(job=cmd_train)
 
     _add_file_commands(sub)
 
@@ -260,8 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(job=corpus.run)
 
     p = sub.add_parser("export", help="encoder and decoder graphs (ONNX or TorchScript) with dynamic length")
-    export.add_arguments(p)
-    p.set_defaults(job=export.run)
+    export_args.add_arguments(p)
+    p.set_defaults(job=cmd_export)
     return parser
 
 

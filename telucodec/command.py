@@ -1,8 +1,8 @@
 """What every command line of the package shares: an argparse that reports a bad flag in one line,
 and the runner that turns a TeluCodecError into ``telucodec: error: ...`` and exit code 2.
 
-``cli`` (the ``telucodec`` command) and ``train`` (``train_codec.py``) both build on this module,
-so neither imports the other's entry point.
+``cli`` (the ``telucodec`` command) and ``train_codec.py`` both build on this module (with the
+flags of ``train_args``), so neither imports the other's entry point.
 """
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ def run_with_errors(job: Callable[[], object]) -> int:
 
     A job may return an int exit code (batch commands return 2 when some inputs failed).
     """
-    logging.basicConfig(level=logging.INFO, format="telucodec: %(levelname)s: %(message)s")
+    # our own INFO lines (corpus and training progress), but only warnings from libraries:
+    # matplotlib's "generated new fontManager" and the like are not for the user
+    logging.basicConfig(level=logging.WARNING, format="telucodec: %(levelname)s: %(message)s")
+    logging.getLogger("telucodec").setLevel(logging.INFO)
     try:
         result = job()
     except TeluCodecError as exc:

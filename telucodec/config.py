@@ -275,6 +275,9 @@ class TrainConfig(_Validated):
     # steps that train the encoder and decoder alone, the quantizer bypassed (a warm-up); its
     # codebooks then start from k-means of the encoder's outputs (kmeans init)
     bypass_quantizer_steps: int = 0
+    # best.pt (lowest validation log-mel) besides last.pt; each is a full checkpoint with optimiser
+    # state (about 113 MB for the seed preset), so short or disk-tight runs may skip it
+    keep_best: bool = True
 
     @classmethod
     def migrate(cls, data: dict) -> dict:

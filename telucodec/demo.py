@@ -1,13 +1,14 @@
 """``telucodec demo``: hear the shipped model work. Round-trips the packaged Telugu clip at every
-bitrate, writes the decoded wavs and a spectrogram PNG, and prints the metrics table."""
+bitrate, writes the decoded wavs and a spectrogram PNG, and prints the metrics table on stdout
+(progress goes to stderr: a bar over the bitrates, each with PESQ-WB and STOI, takes a while)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from . import metrics
 from .audio import atomic_write, load_audio, write_wav
 from .errors import TeluCodecError
 
@@ -19,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", type=Path, default=DEMO_CLIP, help="audio to use instead of the shipped clip")
     parser.add_argument("--model", type=Path, help="checkpoint, training folder or .safetensors (default: shipped)")
     parser.add_argument("--force", action="store_true", help="write into an output folder that is not empty")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr (the table still prints)")
 
 
 def _is_demo_output(name: str) -> bool:
@@ -28,6 +30,8 @@ def _is_demo_output(name: str) -> bool:
 def spectrogram_png(path: Path, panels: list[tuple[str, np.ndarray]], sample_rate: int) -> None:
     """Log-mel spectrograms, one panel each, stacked vertically (written atomically)."""
     import matplotlib
+
+    from . import metrics
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -44,6 +48,26 @@ def spectrogram_png(path: Path, panels: list[tuple[str, np.ndarray]], sample_rat
     plt.close(fig)
 
 
+def _round_trips(codec, reference: np.ndarray, out: Path, quiet: bool) -> tuple[list[dict], dict[int, np.ndarray]]:
+    """Compress and decompress ``reference`` at every bitrate, writing each decoded wav; returns the
+    metrics rows and the decoded audio by n_q. A progress bar on stderr names the bitrate at work."""
+    from tqdm import tqdm
+
+    from . import metrics
+
+    seconds = len(reference) / codec.sample_rate
+    rows, decoded = [], {}
+    bar = tqdm(codec.bitrates(), desc="telucodec demo", unit="bitrate", file=sys.stderr, disable=quiet)
+    for n_q, nominal in bar:
+        bar.set_postfix_str(f"{nominal:g} kbps: encode, decode, PESQ-WB, STOI")
+        data = codec.compress(reference, codec.sample_rate, n_q)
+        decoded[n_q] = codec.decompress(data)
+        write_wav(out / f"decoded_{nominal:g}kbps.wav", decoded[n_q], codec.sample_rate)
+        rows.append({"n_q": n_q, "kbps": len(data) * 8 / seconds / 1000,
+                     **metrics.all_metrics(reference, decoded[n_q])})
+    return rows, decoded
+
+
 def run(args: argparse.Namespace) -> list[dict]:
     from .codec import load
 
@@ -52,17 +76,13 @@ def run(args: argparse.Namespace) -> list[dict]:
     foreign = [p for p in out.iterdir() if not _is_demo_output(p.name)] if out.is_dir() else []
     if foreign and not args.force:
         raise TeluCodecError(f"{out}: folder is not empty ({foreign[0].name}); pass --force or choose another -o")
+    if not args.quiet:
+        print("telucodec demo: loading the model", file=sys.stderr, flush=True)
     codec = load(args.model)
     reference = load_audio(args.input, codec.sample_rate)
-    seconds = len(reference) / codec.sample_rate
     write_wav(out / "reference.wav", reference, codec.sample_rate)
-    rows, decoded = [], {}
-    for n_q, nominal in codec.bitrates():
-        data = codec.compress(reference, codec.sample_rate, n_q)
-        audio = codec.decompress(data)
-        decoded[n_q] = audio
-        write_wav(out / f"decoded_{nominal:g}kbps.wav", audio, codec.sample_rate)
-        rows.append({"n_q": n_q, "kbps": len(data) * 8 / seconds / 1000, **metrics.all_metrics(reference, audio)})
+    rows, decoded = _round_trips(codec, reference, out, args.quiet)
+    seconds = len(reference) / codec.sample_rate
     picks = sorted({1, codec.max_n_q // 4, codec.max_n_q // 2, codec.max_n_q} - {0})
     panels = [("reference", reference)] + [(f"decoded, {codec.config.kbps(n):g} kbps nominal", decoded[n]) for n in picks]
     spectrogram_png(out / "spectrograms.png", panels, codec.sample_rate)

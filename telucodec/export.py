@@ -30,10 +30,10 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from .errors import TeluCodecError
+from .export_args import FORMATS
 from .model import TeluCodec
 from .spectral import convolutional
 
-FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 OPSET = 18
 
 
@@ -152,15 +152,6 @@ def export(model: TeluCodec, out_dir: str | Path, fmt: str = "onnx", n_q: int | 
 
 
 # ----------------------------------------------------------------------------- command line
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path,
-                        help="checkpoint, training folder or .safetensors (default: shipped model)")
-    parser.add_argument("--format", default="onnx", choices=sorted(FORMATS), help="graph format (default: onnx)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the graphs")
-    parser.add_argument("--n_q", type=int, help="quantizers the encoder emits (default: all)")
-    parser.add_argument("--force", action="store_true", help="overwrite existing graphs")
-
 
 def run(args: argparse.Namespace) -> None:
     """``telucodec export``."""

@@ -1,6 +1,6 @@
 """Training: ``python train_codec.py`` / ``telucodec train``, on one CPU, one GPU or many (torchrun).
 
-Read it top to bottom: arguments -> config -> ``build_data`` -> ``build_state`` (model, optimiser,
+Read it top to bottom: arguments -> config (``train_args``) -> ``build_data`` -> ``build_state`` (model, optimiser,
 counters: the ``TrainState`` a checkpoint holds; resumed from ``last.pt`` when there is one) ->
 ``build_run`` (schedule, DDP, TensorBoard) -> per epoch ``run_epoch`` (``train_step`` per step,
 ``EpochStats``) and ``end_epoch`` (validate, report, checkpoint). ``train()`` strings them together.
@@ -29,108 +29,26 @@ from tqdm import tqdm
 
 from . import metrics
 from .checkpoint import BEST, LAST, read_checkpoint, save_checkpoint
-from .command import Parser, run_with_errors
-from .config import PRESETS, TrainConfig, allowed_values, load_config_file, merge, preset
+from .config import TrainConfig
 from .data import EpochSampler, SegmentDataset, scan_files, split_files, validation_clips
 from .discriminator import Adversary
 from .distrib import all_ranks_finite, check_same_step, setup_distributed, sync_on_last, wrap_ddp
 from .errors import TeluCodecError
 from .losses import CodecLoss
 from .model import CodecOutput, TeluCodec
+from .train_args import config_from_args
 
 log = logging.getLogger("telucodec")
 
 
-# ----------------------------------------------------------------------------- arguments and config
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The design notes' flags plus what users of EnCodec / DAC training expect."""
-    a = parser.add_argument
-    a("--data_dir", required=True, type=Path, help="folder tree of speech files (any format, rate, channels)")
-    a("--checkpoint_dir", required=True, type=Path, help="checkpoints go to CHECKPOINT_DIR/EXPERIMENT_NAME/")
-    a("--experiment_name", default="telucodec")
-    a("--batch_size", type=int, help="segments per micro-batch (per process under torchrun)")
-    a("--grad_accum_steps", type=int,
-      help="micro-batches per optimiser step: the step sees batch_size x processes x this segments")
-    a("--num_epochs", type=int)
-    a("--learning_rate", type=float)
-    a("--preset", choices=sorted(PRESETS),
-      help="model preset (default: the preset named seed, the design notes' codec; or the resumed run's)")
-    a("--config", type=Path, help="JSON/YAML file with (part of) the config tree; flags override it "
-                                  "(when resuming it applies on top of the checkpoint's config, model excepted)")
-    a("--val_dir", type=Path, help="validation folder (default: a deterministic 5%% split of DATA_DIR)")
-    a("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    a("--num_workers", type=int)
-    a("--segment_seconds", type=float)
-    a("--seed", type=int, help="random seed of weights and data order (unrelated to --preset seed)")
-    a("--log_every", type=int)
-    a("--save_every", type=int, help="steps between checkpoints (also saved every epoch)")
-    a("--max_steps", type=int, help="stop at this global step (0 = run all epochs)")
-    a("--precision", choices=allowed_values(TrainConfig, "precision"))
-    a("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
-    a("--adversarial_start_step", type=int,
-      help="global step at which the STFT discriminator and its losses switch on (-1 = never, the default)")
-    resume = parser.add_mutually_exclusive_group()
-    resume.add_argument("--resume", dest="resume", action="store_true", default=True,
-                        help="continue from CHECKPOINT_DIR/EXPERIMENT_NAME/last.pt if present (default)")
-    resume.add_argument("--no_resume", dest="resume", action="store_false",
-                        help="start fresh; refuses to run where a checkpoint already exists")
-
-
-def _merged(config: TrainConfig, overrides: dict, source: Path) -> TrainConfig:
-    """``merge``, with a bad value reported as coming from the file ``source``."""
-    try:
-        return merge(config, overrides)
-    except TeluCodecError as exc:
-        raise TeluCodecError(f"{source}: {exc}") from None
-
-
-def _flag_overrides(args: argparse.Namespace) -> dict:
-    """The config tree's values given as command-line flags."""
-    flags = {
-        "batch_size": args.batch_size, "grad_accum_steps": args.grad_accum_steps, "num_epochs": args.num_epochs,
-        "num_workers": args.num_workers, "seed": args.seed, "log_every": args.log_every, "save_every": args.save_every,
-        "max_steps": args.max_steps, "precision": args.precision,
-    }
-    overrides: dict = {k: v for k, v in flags.items() if v is not None}
-    if args.learning_rate is not None:
-        overrides["optim"] = {"learning_rate": args.learning_rate}
-    if args.segment_seconds is not None:
-        overrides["data"] = {"segment_seconds": args.segment_seconds}
-    if args.adversarial_start_step is not None:
-        overrides["adversarial"] = {"start_step": args.adversarial_start_step}
-    return overrides
-
-
-def config_from_args(args: argparse.Namespace, resumed: dict | None, checkpoint: Path | None = None) -> TrainConfig:
-    """Preset (or the ``resumed`` run's config, read from ``checkpoint``) <- --config file <- flags.
-    Every step validates; a bad value is a TeluCodecError naming the file it came from."""
-    if resumed is not None:
-        try:
-            config = TrainConfig.from_dict(resumed)
-        except TeluCodecError as exc:
-            raise TeluCodecError(f"{checkpoint}: {exc}") from None
-        if args.preset:
-            log.warning("resuming: the config comes from the checkpoint, so --preset is ignored; "
-                        "--config and the other flags still apply")
-        if args.config:     # e.g. a fine-tuning stage: new loss weights, a discriminator, a schedule
-            changed = _merged(config, load_config_file(args.config), args.config)
-            if changed.model != config.model:
-                raise TeluCodecError(f"{args.config}: a resumed run's model cannot change "
-                                     "(start a new --experiment_name to train another model)")
-            config = changed
-    else:
-        config = TrainConfig(model=preset(args.preset or "seed"))
-        if args.config:
-            config = _merged(config, load_config_file(args.config), args.config)
-    config = merge(config, _flag_overrides(args))
-    if config.optim.learning_rate < 5e-5:
-        warnings.warn(f"learning rate {config.optim.learning_rate:g} is very low for this kind of model; "
-                      "the usual range is 1e-4 to 3e-4", stacklevel=2)
-    return config
-
-
 # ----------------------------------------------------------------------------- small helpers
+
+def duration(seconds: float) -> str:
+    """A length of audio in the unit that shows it: '42.0 s', '12.5 min' or '3.74 h'."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.2f} h"
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -280,7 +198,7 @@ def build_data(args: argparse.Namespace, config: TrainConfig, rank: int, world: 
                                                            config.data.max_val_files),
                 items_per_epoch // step_items, step_items, skipped)
     if rank == 0:
-        print(f"data: {len(train_set.clips)} training files ({total_samples / sr / 3600:.2f} h), "
+        print(f"data: {len(train_set.clips)} training files ({duration(total_samples / sr)}), "
               f"{len(data.val_clips)} validation clips, {skipped} file(s) skipped; "
               f"{data.steps_per_epoch} steps per epoch", flush=True)
     return data
@@ -519,7 +437,7 @@ def format_epoch(record: dict) -> str:
 
 def end_epoch(run: Run, state: TrainState, data: Data, stats: EpochStats) -> dict:
     """Rank 0, after an epoch: validate, print and log the record, checkpoint last.pt and (when
-    the validation log-mel through the quantizer is the lowest yet) best.pt. Returns the record."""
+    the validation log-mel through the quantizer is the lowest yet, and keep_best) best.pt. Returns the record."""
     config = state.config
     quantize = state.step > config.bypass_quantizer_steps
     val, decoded = validate(state.model, data.val_clips, run.device, config.data.perceptual_val_files, quantize) \
@@ -537,7 +455,7 @@ def end_epoch(run: Run, state: TrainState, data: Data, stats: EpochStats) -> dic
     is_best = bool(val) and quantize and val["log_mel"] < state.best
     state.best = val["log_mel"] if is_best else state.best
     run.checkpoint(state)
-    if is_best:
+    if is_best and config.keep_best:
         run.checkpoint(state, BEST)
     return record
 
@@ -581,11 +499,3 @@ def train(args: argparse.Namespace) -> dict:
     if world > 1:
         dist.destroy_process_group()
     return record
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``train_codec.py``."""
-    parser = Parser(prog="train_codec.py", description="Train a telucodec model.")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return run_with_errors(lambda: train(args))

@@ -1,4 +1,4 @@
-"""bench.speed and bench.train_speed: a --quick run of each prints its table."""
+"""bench.speed, bench.train_speed and bench.pack_speed: a quick run of each prints its table."""
 from __future__ import annotations
 
 import json
@@ -11,9 +11,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def table_rows(stdout: str) -> list[dict[str, str]]:
-    """The markdown table's rows as dicts keyed by column title."""
-    lines = [line for line in stdout.splitlines() if line.startswith("|")]
+def table_rows(stdout: str, which: int = 0) -> list[dict[str, str]]:
+    """The rows of the ``which``-th markdown table as dicts keyed by column title."""
+    tables = [block for block in stdout.split("\n\n") if block.lstrip().startswith("|")]
+    lines = [line for line in tables[which].splitlines() if line.startswith("|")]
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
     return [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")))) for line in lines[2:]]
 
@@ -23,7 +24,7 @@ def test_quick_run_prints_table(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bench.speed", "--quick", "--preset", "tiny", "--seconds", "3",
          "--threads", "1", "--no-reference-archs", "--json", str(out)],
-        capture_output=True, text=True, timeout=120, cwd=REPO)
+        capture_output=True, text=True, timeout=300, cwd=REPO)
     assert result.returncode == 0, result.stderr
     rows = table_rows(result.stdout)
     ours = [r for r in rows if r["codec"].startswith("telucodec tiny")]
@@ -40,6 +41,18 @@ def test_quick_run_prints_table(tmp_path):
         assert not opus and "opusenc/opusdec not found" in result.stderr
     report = json.loads(out.read_text())
     assert all(r["enc_rtf"] > 0 and r["dec_rtf"] > 0 for r in report["rows"])
+    # whole commands, start-up included: encode of a 5 s file against opusenc, --help and info against torch
+    commands = {r["whole command"].split(",")[0]: r for r in table_rows(result.stdout, 1)}
+    assert {"telucodec --help", "telucodec info", "telucodec encode"} <= commands.keys()
+    assert all(float(r["wall (s)"]) > 0 for r in commands.values())
+    assert commands["telucodec --help"]["reference"] == "python -c 'import torch'"
+    assert float(commands["telucodec --help"]["speed vs reference"]) > 0
+    encode = commands["telucodec encode"]
+    if shutil.which("opusenc"):
+        assert encode["reference"].startswith("opusenc") and float(encode["speed vs reference"]) > 0
+    else:
+        assert encode["reference"] == encode["speed vs reference"] == "-"
+    assert [r["command"] for r in report["commands"]] == [r["whole command"] for r in table_rows(result.stdout, 1)]
 
 
 def test_train_speed_times_each_preset_and_precision_through_its_cli():
@@ -52,3 +65,13 @@ def test_train_speed_times_each_preset_and_precision_through_its_cli():
     assert [(r[0].strip(), r[1].strip(), r[2].strip()) for r in rows] == [("tiny", "fp32", "eager"),
                                                                            ("tiny", "bf16", "eager")]
     assert all(float(r[8]) > 0 and float(r[9]) > 0 for r in rows)     # audio-s/s and steps/s
+
+
+def test_pack_speed_times_pack_and_unpack_against_a_plain_copy():
+    result = subprocess.run([sys.executable, "-m", "bench.pack_speed", "--seconds", "60", "--repeats", "1"],
+                            capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode in (0, 1), result.stderr     # 1: over the target, still a table
+    rows = {r["step"]: r for r in table_rows(result.stdout)}
+    assert {"pack_codes", "unpack_codes"} <= rows.keys()
+    assert all(float(r["seconds"]) > 0 and float(r["time / uint16 copy"]) > 0 for r in rows.values())
+    assert (result.returncode == 0) == all(r["< 0.0167 s"] == "yes" for r in rows.values())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import struct
-import time
 import zlib
 
 import numpy as np
@@ -87,17 +86,13 @@ def test_unpack_rejects_wrong_length_and_padding():
         unpack_codes(b"\x00\x00\x10", 2, 10)
 
 
-def test_one_hour_at_16_kbps_is_fast():
-    codes = np.random.default_rng(0).integers(0, 1024, 3600 * 200 * 8)  # 5.76 M codes
-    start = time.perf_counter()
+def test_one_hour_at_16_kbps_round_trips():
+    """An hour of codes at once (5.76 M): exact, and the documented size. Its speed is measured by
+    ``python -m bench.pack_speed``."""
+    codes = np.random.default_rng(0).integers(0, 1024, 3600 * 200 * 8)
     packed = pack_codes(codes, 10)
-    mid = time.perf_counter()
-    out = unpack_codes(packed, codes.size, 10)
-    end = time.perf_counter()
     assert len(packed) == codes.size * 10 // 8
-    np.testing.assert_array_equal(out, codes)
-    # Typically ~0.03 s each; the bound is loose because the test machine is shared.
-    assert mid - start < 1.0 and end - mid < 1.0
+    np.testing.assert_array_equal(unpack_codes(packed, codes.size, 10), codes)
 
 
 # ---------------------------------------------------------------- streams

@@ -42,6 +42,19 @@ def cli(*args):
     return main([str(a) for a in args])
 
 
+def test_encode_decode_and_roundtrip_say_what_they_wrote_unless_quiet(model_path, speech, tmp_path, capsys):
+    tlc, wav = tmp_path / "x.tlc", tmp_path / "x.wav"
+    assert cli("encode", speech, "-o", tlc, "--n_q", 4, "--model", model_path) == 0
+    size = tlc.stat().st_size
+    assert capsys.readouterr().out == (f"{speech} -> {tlc}: n_q=4, {size} bytes, {size * 8 / 10 / 1000:.2f} kbps "
+                                       "measured (4.8 kbps nominal), 10.00 s\n")
+    assert cli("decode", tlc, "-o", wav, "--model", model_path) == 0
+    assert capsys.readouterr().out == f"{tlc} -> {wav}: 10.00 s, 16000 Hz mono PCM16\n"
+    for command in (["encode", speech, "-o", tlc], ["decode", tlc, "-o", wav], ["roundtrip", speech, "-o", wav]):
+        assert cli(*command, "--force", "--model", model_path, "-q") == 0
+    assert capsys.readouterr().out == ""
+
+
 def test_encode_info_decode_roundtrip(model_path, speech, tmp_path, capsys):
     tlc, wav = tmp_path / "x.tlc", tmp_path / "x.wav"
     assert cli("encode", speech, "-o", tlc, "--n_q", 4, "--model", model_path) == 0

@@ -160,3 +160,18 @@ def test_every_recipe_is_a_valid_config():
     assert len(recipes) >= 2
     for path in recipes:
         merge(TrainConfig(), load_config_file(path))     # every config is validated as it is built
+
+
+def test_keep_best_false_writes_last_pt_only_and_small_data_is_shown_in_seconds(clip_dir, tmp_path):
+    result = run_train("--data_dir", clip_dir, "--checkpoint_dir", tmp_path, "--experiment_name", "exp",
+                       "--num_epochs", 1, "--keep_best", "false", *BASE)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "exp" / "last.pt").is_file() and not (tmp_path / "exp" / "best.pt").exists()
+    assert re.search(r"^data: \d+ training files \(\d+\.\d s\)", result.stdout, re.MULTILINE), result.stdout
+
+
+def test_durations_use_the_unit_that_shows_them():
+    from telucodec.train import duration
+
+    assert [duration(s) for s in (4.5, 59.94, 60, 750, 3599, 3600, 13464)] == \
+        ["4.5 s", "59.9 s", "1.0 min", "12.5 min", "60.0 min", "1.00 h", "3.74 h"]

@@ -1,0 +1,17 @@
+"""The flags of ``telucodec export`` and the graph formats it writes. Torch-free, so that
+``telucodec --help`` and a bad flag answer without importing torch (``export`` does the work)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}   # format -> file suffix of encoder / decoder
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path,
+                        help="checkpoint, training folder or .safetensors (default: shipped model)")
+    parser.add_argument("--format", default="onnx", choices=sorted(FORMATS), help="graph format (default: onnx)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the graphs")
+    parser.add_argument("--n_q", type=int, help="quantizers the encoder emits (default: all)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing graphs")

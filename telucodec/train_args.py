@@ -1,0 +1,106 @@
+"""The command line of training (``train_codec.py`` / ``telucodec train``): its flags, and the
+config they make (preset or resumed config <- ``--config`` file <- flags). Torch-free, so that
+``--help`` and a bad flag answer without importing torch."""
+from __future__ import annotations
+
+import argparse
+import logging
+import warnings
+from pathlib import Path
+
+from .config import PRESETS, TrainConfig, allowed_values, load_config_file, merge, preset
+from .errors import TeluCodecError
+
+log = logging.getLogger("telucodec")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The design notes' flags plus what users of EnCodec / DAC training expect."""
+    a = parser.add_argument
+    a("--data_dir", required=True, type=Path, help="folder tree of speech files (any format, rate, channels)")
+    a("--checkpoint_dir", required=True, type=Path, help="checkpoints go to CHECKPOINT_DIR/EXPERIMENT_NAME/")
+    a("--experiment_name", default="telucodec")
+    a("--batch_size", type=int, help="segments per micro-batch (per process under torchrun)")
+    a("--grad_accum_steps", type=int,
+      help="micro-batches per optimiser step: the step sees batch_size x processes x this segments")
+    a("--num_epochs", type=int)
+    a("--learning_rate", type=float)
+    a("--preset", choices=sorted(PRESETS),
+      help="model preset (default: the preset named seed, the design notes' codec; or the resumed run's)")
+    a("--config", type=Path, help="JSON/YAML file with (part of) the config tree; flags override it "
+                                  "(when resuming it applies on top of the checkpoint's config, model excepted)")
+    a("--val_dir", type=Path, help="validation folder (default: a deterministic 5%% split of DATA_DIR)")
+    a("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    a("--num_workers", type=int)
+    a("--segment_seconds", type=float)
+    a("--seed", type=int, help="random seed of weights and data order (unrelated to --preset seed)")
+    a("--log_every", type=int)
+    a("--save_every", type=int, help="steps between checkpoints (also saved every epoch)")
+    a("--max_steps", type=int, help="stop at this global step (0 = run all epochs)")
+    a("--precision", choices=allowed_values(TrainConfig, "precision"))
+    a("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    a("--adversarial_start_step", type=int,
+      help="global step at which the STFT discriminator and its losses switch on (-1 = never, the default)")
+    a("--keep_best", choices=["true", "false"],
+      help="also write best.pt, the lowest validation log-mel so far (default true; false saves its disk: "
+           "each checkpoint holds the optimiser state, ~113 MB for the seed preset)")
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument("--resume", dest="resume", action="store_true", default=True,
+                        help="continue from CHECKPOINT_DIR/EXPERIMENT_NAME/last.pt if present (default)")
+    resume.add_argument("--no_resume", dest="resume", action="store_false",
+                        help="start fresh; refuses to run where a checkpoint already exists")
+
+
+def _merged(config: TrainConfig, overrides: dict, source: Path) -> TrainConfig:
+    """``merge``, with a bad value reported as coming from the file ``source``."""
+    try:
+        return merge(config, overrides)
+    except TeluCodecError as exc:
+        raise TeluCodecError(f"{source}: {exc}") from None
+
+
+def flag_overrides(args: argparse.Namespace) -> dict:
+    """The config tree's values given as command-line flags."""
+    flags = {
+        "batch_size": args.batch_size, "grad_accum_steps": args.grad_accum_steps, "num_epochs": args.num_epochs,
+        "num_workers": args.num_workers, "seed": args.seed, "log_every": args.log_every, "save_every": args.save_every,
+        "max_steps": args.max_steps, "precision": args.precision,
+    }
+    overrides: dict = {k: v for k, v in flags.items() if v is not None}
+    if args.learning_rate is not None:
+        overrides["optim"] = {"learning_rate": args.learning_rate}
+    if args.segment_seconds is not None:
+        overrides["data"] = {"segment_seconds": args.segment_seconds}
+    if args.keep_best is not None:
+        overrides["keep_best"] = args.keep_best == "true"
+    if args.adversarial_start_step is not None:
+        overrides["adversarial"] = {"start_step": args.adversarial_start_step}
+    return overrides
+
+
+def config_from_args(args: argparse.Namespace, resumed: dict | None, checkpoint: Path | None = None) -> TrainConfig:
+    """Preset (or the ``resumed`` run's config, read from ``checkpoint``) <- --config file <- flags.
+    Every step validates; a bad value is a TeluCodecError naming the file it came from."""
+    if resumed is not None:
+        try:
+            config = TrainConfig.from_dict(resumed)
+        except TeluCodecError as exc:
+            raise TeluCodecError(f"{checkpoint}: {exc}") from None
+        if args.preset:
+            log.warning("resuming: the config comes from the checkpoint, so --preset is ignored; "
+                        "--config and the other flags still apply")
+        if args.config:     # e.g. a fine-tuning stage: new loss weights, a discriminator, a schedule
+            changed = _merged(config, load_config_file(args.config), args.config)
+            if changed.model != config.model:
+                raise TeluCodecError(f"{args.config}: a resumed run's model cannot change "
+                                     "(start a new --experiment_name to train another model)")
+            config = changed
+    else:
+        config = TrainConfig(model=preset(args.preset or "seed"))
+        if args.config:
+            config = _merged(config, load_config_file(args.config), args.config)
+    config = merge(config, flag_overrides(args))
+    if config.optim.learning_rate < 5e-5:
+        warnings.warn(f"learning rate {config.optim.learning_rate:g} is very low for this kind of model; "
+                      "the usual range is 1e-4 to 3e-4", stacklevel=2)
+    return config

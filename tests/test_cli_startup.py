@@ -1,0 +1,77 @@
+"""The command line answers --help, info and a bad flag without importing torch (issue 16): only the
+jobs that run a model import it. Checked in a fresh interpreter through the ``telucodec`` entry point."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from telucodec.bitstream import CodecHeader, save_codes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Runs ``telucodec ARGS`` in-process, then reports on stderr whether torch got imported.
+HARNESS = """
+import sys
+from telucodec.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print("torch imported:", "torch" in sys.modules, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def telucodec_in_fresh_python(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", HARNESS, *map(str, args)], capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture
+def tlc_file(tmp_path):
+    header = CodecHeader("0123456789abcdef", 16000, 80, 2, 10, 16000)
+    path = tmp_path / "x.tlc"
+    save_codes(path, np.zeros((2, header.num_frames), dtype=np.int64), header)
+    return path
+
+
+@pytest.mark.parametrize("args,code", [
+    (["--help"], 0),
+    (["encode", "--help"], 0),
+    (["train", "--help"], 0),
+    (["export", "--help"], 0),
+    (["demo", "--help"], 0),
+    (["encode", "in.wav"], 2),                                  # -o missing
+    (["train", "--data_dir", "d", "--checkpoint_dir", "c", "--batch_size", "many"], 2),
+    (["export", "-o", "out", "--format", "tflite"], 2),
+])
+def test_help_and_bad_flags_do_not_import_torch(args, code):
+    result = telucodec_in_fresh_python(*args)
+    assert result.returncode == code, result.stderr
+    assert result.stderr.strip().endswith("torch imported: False"), result.stderr
+
+
+@pytest.mark.parametrize("args,code", [(["--help"], 0), (["--data_dir", "d", "--checkpoint_dir", "c", "--seed", "x"], 2)])
+def test_train_codec_py_help_and_bad_flags_do_not_import_torch(args, code):
+    harness = HARNESS.replace("from telucodec.cli import main", f"sys.path.insert(0, {str(ROOT)!r})\n"
+                                                                 "from train_codec import main")
+    result = subprocess.run([sys.executable, "-c", harness, *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode == code, result.stderr
+    assert result.stderr.strip().endswith("torch imported: False"), result.stderr
+
+
+def test_info_does_not_import_torch(tlc_file):
+    result = telucodec_in_fresh_python("info", tlc_file)
+    assert result.returncode == 0, result.stderr
+    assert "n_q:         2 x 10 bits" in result.stdout and "duration:    1.000 s" in result.stdout
+    assert result.stderr.strip().endswith("torch imported: False"), result.stderr
+
+
+def test_import_telucodec_leaves_torch_for_first_use():
+    """Also shows that a check of sys.modules sees torch once something imports it."""
+    code = ("import sys, telucodec; assert 'torch' not in sys.modules; "
+            "assert callable(telucodec.load) and 'torch' in sys.modules; print(telucodec.Codec.__name__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "Codec", result.stderr
