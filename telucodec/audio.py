@@ -5,6 +5,7 @@ so an interrupted run never leaves a half-written file where the user expects a 
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import soundfile as sf
 import soxr
 
 from .errors import TeluCodecError
-from .fileio import atomic_write, require_file
+from .fileio import atomic_write, require_file, write_error
+
+log = logging.getLogger("telucodec")
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64")
 
@@ -44,13 +47,14 @@ def load_audio(path: str | os.PathLike, target_rate: int = 16000, block_seconds:
             rate, frames = f.samplerate, f.frames
             resampler = soxr.ResampleStream(rate, target_rate, 1, dtype="float32", quality="HQ")
             out = np.empty(int(frames * target_rate / rate) + 16, dtype=np.float32)
-            filled = 0
+            filled, peak = 0, 0.0
             block = max(1, int(block_seconds * rate))
             while True:
                 data = f.read(block, dtype="float32", always_2d=True)
                 last = len(data) < block
                 if not np.isfinite(data).all():
                     raise TeluCodecError(f"{path}: audio contains NaN or infinite samples")
+                peak = max(peak, float(np.abs(data).max(initial=0.0)))
                 chunk = data.mean(axis=1) if rate == target_rate else resampler.resample_chunk(data.mean(axis=1), last=last)
                 if filled + len(chunk) > len(out):   # some headers under-report their length
                     out = np.concatenate([out[:filled], np.empty(len(chunk) + len(out) // 2, dtype=np.float32)])
@@ -65,6 +69,8 @@ def load_audio(path: str | os.PathLike, target_rate: int = 16000, block_seconds:
         raise TeluCodecError(f"{path}: cannot read audio ({reason})") from None
     if filled == 0:
         raise TeluCodecError(f"{path}: audio is empty")
+    if peak > 1.0:   # only float files can exceed full scale; say so rather than clip silently
+        log.warning("%s: samples peak at %.3g, above full scale (1.0); clipped to [-1, 1]", path, peak)
     return np.clip(out[:filled], -1.0, 1.0)
 
 
@@ -75,6 +81,16 @@ def find_audio_files(root: str | os.PathLike) -> list[Path]:
 
 
 def write_wav(path: str | os.PathLike, wav: np.ndarray, sample_rate: int = 16000) -> None:
-    """Write float audio in [-1, 1] as 16-bit PCM WAV, atomically."""
+    """Write float audio in [-1, 1] as 16-bit PCM WAV, atomically.
+
+    Raises TeluCodecError naming ``path`` when it cannot be written (not a folder, permission,
+    read-only, disk full); no partial file is left."""
     wav = np.clip(np.asarray(wav, dtype=np.float32).reshape(-1), -1.0, 1.0)
-    atomic_write(path, lambda tmp: sf.write(tmp, wav, sample_rate, subtype="PCM_16", format="WAV"))
+
+    def write(tmp: str) -> None:
+        try:
+            sf.write(tmp, wav, sample_rate, subtype="PCM_16", format="WAV")
+        except sf.SoundFileRuntimeError as exc:   # libsndfile's "System error" on a full disk
+            raise write_error(path, f"libsndfile: {getattr(exc, 'error_string', exc)}") from None
+
+    atomic_write(path, write)

@@ -4,8 +4,8 @@
     telucodec encode IN... -o OUT [--kbps K | --n_q N] [--model PATH] [--force]
     telucodec decode IN.tlc... -o OUT [--model PATH] [--force]
     telucodec roundtrip IN -o OUT.wav [--kbps K | --n_q N]
-    telucodec info FILE.tlc
-    telucodec tokenize DIR -o OUT_DIR [--n_q N] [--jobs J]
+    telucodec info FILE.tlc [--model PATH]
+    telucodec tokenize DIR -o OUT_DIR [--n_q N] [--jobs J] [--force]
     telucodec demo [-o DIR]                  round-trip the shipped clip at every bitrate
     telucodec corpus OUT_DIR ...             build the training corpus
     telucodec export -o DIR [--format onnx|torchscript] [--n_q N] [--model PATH]
@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Callable
 
 from .command import Parser, run_with_errors
-from .errors import TeluCodecError
+from .errors import OutputError, TeluCodecError
+
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768000   # what `info` accepts from a file of another model
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -39,22 +41,28 @@ def _n_q(codec, args: argparse.Namespace) -> int:
 
 
 def _pairs(inputs: list[Path], output: Path, new_suffix: str) -> list[tuple[Path, Path]]:
-    """(input file, output file) pairs: one file to one file, or many (or folders) into a folder."""
+    """(input file, output file) pairs: one file to one file, or many (or folders) into a folder.
+
+    Folders are mirrored (``DIR/sub/a.wav`` -> ``OUT/sub/a.tlc``); inputs that would share an
+    output keep their extension in its name (``fileio.distinct_outputs``)."""
     from .audio import find_audio_files
+    from .fileio import distinct_outputs
 
     single = len(inputs) == 1 and not inputs[0].is_dir() and not output.is_dir() and not str(output).endswith("/")
     if single:
         return [(inputs[0], output)]
-    pairs = []
+    sources, names = [], []
     for item in inputs:
         if item.is_dir():
             files = find_audio_files(item) if new_suffix == ".tlc" else sorted(item.rglob("*.tlc"))
-            pairs += [(f, output / f.relative_to(item).with_suffix(new_suffix)) for f in files]
+            sources += files
+            names += [f.relative_to(item) for f in files]
         else:
-            pairs.append((item, output / (item.stem + new_suffix)))
-    if not pairs:
+            sources.append(item)
+            names.append(Path(item.name))
+    if not sources:
         raise TeluCodecError(f"no input files found in {', '.join(map(str, inputs))}")
-    return pairs
+    return [(src, output / name) for src, name in zip(sources, distinct_outputs(names, new_suffix, sources))]
 
 
 def _check_output(path: Path, force: bool) -> None:
@@ -62,18 +70,40 @@ def _check_output(path: Path, force: bool) -> None:
         raise TeluCodecError(f"{path}: output exists; pass --force to overwrite it")
 
 
-def _for_each(pairs: list[tuple[Path, Path]], force: bool, work: Callable[[Path, Path], None]) -> int:
-    """Run ``work`` on every pair with a progress bar; a failing file is reported and skipped."""
-    from tqdm import tqdm
+def _one_line(src: Path, dst: Path, exc: Exception) -> str:
+    """The error for one input of a batch, naming the file (input, or output when writing failed)."""
+    if isinstance(exc, TeluCodecError):
+        message = str(exc)
+        return message if str(src) in message or str(dst) in message else f"{src}: {message}"
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{src}: unexpected {type(exc).__name__}: {first}"
 
+
+def _for_each(pairs: list[tuple[Path, Path]], force: bool, work: Callable[[Path, Path], None]) -> int:
+    """Run ``work`` on every pair with a progress bar. The output folders are checked first (an
+    unwritable one stops the command before any work); then a failing input is reported on its own
+    line, skipped and counted, the others go on, and the exit code is 2 when any was skipped. An
+    output that cannot be written (OutputError: disk full) stops the batch."""
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from .fileio import check_output_folder
+
+    for folder in sorted({dst.parent for _, dst in pairs}):
+        check_output_folder(folder, pairs[0][1] if len(pairs) == 1 else folder)
     failed = 0
-    for src, dst in tqdm(pairs, disable=len(pairs) == 1, unit="file"):
-        try:
-            _check_output(dst, force)
-            work(src, dst)
-        except TeluCodecError as exc:
-            print(f"telucodec: error: {exc}", file=sys.stderr)
-            failed += 1
+    with logging_redirect_tqdm():   # warnings (e.g. clipping) print above the bar, not into it
+        for src, dst in tqdm(pairs, disable=len(pairs) == 1, unit="file"):
+            try:
+                _check_output(dst, force)
+                work(src, dst)
+            except OutputError:        # a full disk or a read-only folder: no point trying the next file
+                raise
+            except Exception as exc:   # any other failure of one file: report it, skip it, go on
+                tqdm.write(f"telucodec: error: {_one_line(src, dst, exc)}", file=sys.stderr)
+                failed += 1
+    if failed and len(pairs) > 1:
+        tqdm.write(f"telucodec: {failed} of {len(pairs)} files skipped (errors above)", file=sys.stderr)
     return 2 if failed else 0
 
 
@@ -100,7 +130,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     codec = _load_codec(args)
 
     def work(src: Path, dst: Path) -> None:
-        codes, header = load_codes(src, expected_model_id=codec.model_id)
+        codes, header = load_codes(src, model=codec.model_header)
         write_wav(dst, codec.decode(codes, header.num_samples), codec.sample_rate)
 
     return _for_each(_pairs(args.inputs, args.output, ".wav"), args.force, work)
@@ -108,10 +138,12 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 def cmd_roundtrip(args: argparse.Namespace) -> None:
     from .audio import load_audio, write_wav
+    from .fileio import check_output_file
 
     codec = _load_codec(args)
     n_q = _n_q(codec, args)
     _check_output(args.output, args.force)
+    check_output_file(args.output)      # before the work, not after it
     wav = load_audio(args.input, codec.sample_rate)
     data = codec.compress(wav, codec.sample_rate, n_q)
     write_wav(args.output, codec.decompress(data), codec.sample_rate)
@@ -120,24 +152,53 @@ def cmd_roundtrip(args: argparse.Namespace) -> None:
           f"measured ({codec.config.kbps(n_q):g} kbps nominal), {seconds:.2f} s")
 
 
+def _header_problem(header, args: argparse.Namespace) -> tuple[str, str | None]:
+    """(which model the file is for, what is wrong with its header or None). Checked against the
+    model (--model, else the shipped one) when the file names it; otherwise for plausibility."""
+    from .bitstream import FormatError, check_header
+    from .codec import DEFAULT_MODEL
+
+    if args.model is not None or DEFAULT_MODEL.is_file():
+        codec = _load_codec(args)
+        if header.model_id == codec.model_id:
+            try:
+                check_header(header, codec.model_header)
+            except FormatError as exc:
+                return "this model", str(exc)
+            return "this model", None
+        which = f"another model (not {codec.model_id}); fields checked for plausibility only"
+    else:
+        which = "not checked (no model)"
+    if not MIN_SAMPLE_RATE <= header.sample_rate <= MAX_SAMPLE_RATE or header.hop_length > header.sample_rate:
+        return which, (f"implausible header: sample rate {header.sample_rate} Hz, hop {header.hop_length} "
+                       f"(expected {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz and at least one frame per second)")
+    return which, None
+
+
 def cmd_info(args: argparse.Namespace) -> None:
+    """Print a .tlc header; a header at odds with its model (or implausible) is an error, exit 2,
+    after the fields are shown (no duration or bitrate is computed from it)."""
     from .bitstream import load_codes
 
     _, header = load_codes(args.input)
+    which, problem = _header_problem(header, args)
+    print(f"file:        {args.input}\nmodel id:    {header.model_id} ({which})\n"
+          f"sample rate: {header.sample_rate} Hz\nhop:         {header.hop_length} samples\n"
+          f"n_q:         {header.n_q} x {header.codebook_bits} bits\nframes:      {header.num_frames}")
+    if problem:
+        raise TeluCodecError(f"{args.input}: {problem}")
     seconds = header.num_samples / header.sample_rate
     size = args.input.stat().st_size
     kbps = size * 8 / seconds / 1000 if seconds else float("nan")
-    print(f"file:        {args.input}\nmodel id:    {header.model_id}\nsample rate: {header.sample_rate} Hz\n"
-          f"hop:         {header.hop_length} samples ({header.sample_rate / header.hop_length:g} frames/s)\n"
-          f"n_q:         {header.n_q} x {header.codebook_bits} bits\nframes:      {header.num_frames}\n"
-          f"duration:    {seconds:.3f} s\nbytes:       {size}\n"
+    print(f"frame rate:  {header.sample_rate / header.hop_length:g} frames/s\nduration:    {seconds:.3f} s\n"
+          f"bytes:       {size}\n"
           f"bitrate:     {kbps:.2f} kbps measured, {header.nominal_bitrate / 1000:g} kbps nominal")
 
 
 def cmd_tokenize(args: argparse.Namespace) -> int:
     from .tokenize import tokenize_folder
 
-    return tokenize_folder(args.input, args.output, args.model, args.n_q, args.kbps, args.jobs)
+    return tokenize_folder(args.input, args.output, args.model, args.n_q, args.kbps, args.jobs, args.force)
 
 
 # ----------------------------------------------------------------------------- parser
@@ -183,8 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true")
     p.set_defaults(job=cmd_roundtrip)
 
-    p = sub.add_parser("info", help="show a .tlc file's header")
+    p = sub.add_parser("info", help="show a .tlc file's header, checked against the model")
     p.add_argument("input", type=Path)
+    _add_model(p)
     p.set_defaults(job=cmd_info)
 
     p = sub.add_parser("tokenize", help="codes (.npy int16, n_q x frames) for every audio file of a folder")
@@ -192,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True)
     _add_rate(p), _add_model(p)
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.add_argument("--force", action="store_true", help="overwrite .npy files this command did not write")
     p.set_defaults(job=cmd_tokenize)
 
     p = sub.add_parser("demo", help="round-trip the shipped Telugu clip at every bitrate, with a metrics table")

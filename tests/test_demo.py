@@ -6,6 +6,7 @@ import pytest
 import soundfile as sf
 
 from telucodec.codec import DEFAULT_MODEL
+from telucodec.demo import MARKER
 
 
 @pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no default model shipped")
@@ -30,13 +31,14 @@ def test_demo_refuses_a_non_empty_folder(tmp_path):
     (tmp_path / "mine.txt").write_text("keep")
     result = subprocess.run([sys.executable, "-m", "telucodec.cli", "demo", "-o", str(tmp_path)],
                             capture_output=True, text=True)
-    assert result.returncode == 2 and "not empty" in result.stderr
+    assert result.returncode == 2 and "mine.txt: not written by telucodec demo" in result.stderr
     assert (tmp_path / "mine.txt").read_text() == "keep"
 
 
 @pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no default model shipped")
 def test_demo_runs_again_over_its_own_outputs(tmp_path):
     (tmp_path / "reference.wav").write_bytes(b"old demo output")
+    (tmp_path / MARKER).write_text('["reference.wav"]')     # what an earlier run records of its files
     result = subprocess.run([sys.executable, "-m", "telucodec.cli", "demo", "-o", str(tmp_path)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
