@@ -18,6 +18,9 @@ from .fileio import atomic_write, require_file, write_error
 
 log = logging.getLogger("telucodec")
 
+# Rates outside this range are not audio this codec can take: a 1 Hz "recording" of 10 k samples
+# would resample to hours of 16 kHz audio.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768000
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64")
 
 
@@ -39,12 +42,16 @@ def load_audio(path: str | os.PathLike, target_rate: int = 16000, block_seconds:
 
     Decodes and resamples block by block, so memory stays near the size of the output even for
     hour-long multichannel files at high rates. Raises TeluCodecError naming the file when it is
-    missing, unreadable, empty or not finite.
+    missing, unreadable, empty, not finite, or at a rate outside 1-768 kHz. Samples above full
+    scale (float files) are clipped, with a warning naming the file and the peak.
     """
     path = require_file(path, "an audio file")
     try:
         with sf.SoundFile(str(path)) as f:
             rate, frames = f.samplerate, f.frames
+            if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+                raise TeluCodecError(f"{path}: sample rate {rate} Hz is outside "
+                                     f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
             resampler = soxr.ResampleStream(rate, target_rate, 1, dtype="float32", quality="HQ")
             out = np.empty(int(frames * target_rate / rate) + 16, dtype=np.float32)
             filled, peak = 0, 0.0

@@ -20,8 +20,6 @@ from typing import Callable
 from .command import Parser, run_with_errors
 from .errors import OutputError, TeluCodecError
 
-MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768000   # what `info` accepts from a file of another model
-
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -155,6 +153,7 @@ def cmd_roundtrip(args: argparse.Namespace) -> None:
 def _header_problem(header, args: argparse.Namespace) -> tuple[str, str | None]:
     """(which model the file is for, what is wrong with its header or None). Checked against the
     model (--model, else the shipped one) when the file names it; otherwise for plausibility."""
+    from .audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
     from .bitstream import FormatError, check_header
     from .codec import DEFAULT_MODEL
 
