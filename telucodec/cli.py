@@ -138,10 +138,10 @@ def cmd_roundtrip(args: argparse.Namespace) -> None:
     from .audio import load_audio, write_wav
     from .fileio import check_output_file
 
+    _check_output(args.output, args.force)
+    check_output_file(args.output)      # before loading the model and encoding, not after
     codec = _load_codec(args)
     n_q = _n_q(codec, args)
-    _check_output(args.output, args.force)
-    check_output_file(args.output)      # before the work, not after it
     wav = load_audio(args.input, codec.sample_rate)
     data = codec.compress(wav, codec.sample_rate, n_q)
     write_wav(args.output, codec.decompress(data), codec.sample_rate)
