@@ -3,6 +3,7 @@
 quality (rate-quality against reference speech codecs, through ``reference_codecs``), report (a
 listening page), speed (inference speed, with ``speed_reference`` for the DAC and EnCodec rows),
 export_speed (onnxruntime against PyTorch), train_speed (training throughput), code_entropy
-(what entropy coding could save) and phase_oracle (magnitude/phase/quantizer oracles); ``common``
+(what entropy coding could save), phase_oracle (magnitude/phase/quantizer oracles) and fuzz (mutated
+.tlc files and bad audio: only clean errors); ``common``
 holds what they share.
 """

@@ -203,19 +203,41 @@ def encode_bytes(codes: np.ndarray, header: CodecHeader, entropy: EntropyModel |
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def decode_bytes(data: bytes, expected_model_id: str | None = None,
-                 entropy: EntropyModel | None = None) -> tuple[np.ndarray, CodecHeader]:
+def check_header(header: CodecHeader, model: CodecHeader) -> None:
+    """Raise FormatError unless a file's ``header`` can be decoded by the model whose own header
+    (at its full n_q) is ``model``: same model id, sample rate, hop and codebook bits, and
+    1 <= n_q <= the model's n_q. Called before any payload is decoded or audio allocated, so a
+    header that lies (hop 1 declaring a long signal) cannot make the decoder synthesise more than
+    ``num_samples`` rounded up to one of the model's hops."""
+    if header.model_id != model.model_id:
+        raise FormatError(f"made by model {header.model_id}, but this model is {model.model_id}; "
+                          f"decode with the model that encoded it")
+    wrong = [f"{label} {getattr(header, name)}{unit} (the model's is {getattr(model, name)})"
+             for name, label, unit in (("sample_rate", "sample rate", " Hz"), ("hop_length", "hop", ""),
+                                       ("codebook_bits", "codebook bits", ""))
+             if getattr(header, name) != getattr(model, name)]
+    if header.n_q > model.n_q:
+        wrong.append(f"n_q {header.n_q} (the model has {model.n_q})")
+    if wrong:
+        raise FormatError(f"header does not match its model: {', '.join(wrong)}")
+
+
+def decode_bytes(data: bytes, expected_model_id: str | None = None, entropy: EntropyModel | None = None,
+                 model: CodecHeader | None = None) -> tuple[np.ndarray, CodecHeader]:
     """Parse and fully validate a ``.tlc`` stream (version 1, or 2 given its ``entropy`` model).
 
     Returns (codes int64 of shape (n_q, num_frames), header). Raises FormatError, and only
     FormatError, for anything wrong: magic, version, truncation, trailing bytes, CRC, field
-    ranges, padding, a model id other than ``expected_model_id`` when one is given, and for
-    version 2 a missing or different entropy model or a payload that does not decode.
+    ranges, padding, a model id other than ``expected_model_id`` when one is given, a header
+    that ``check_header`` finds at odds with ``model`` (the decoding model's own header), and
+    for version 2 a missing or different entropy model or a payload that does not decode.
     """
     header, version, payload = parse_stream(data)
     if expected_model_id is not None and header.model_id != expected_model_id:
         raise FormatError(f"made by model {header.model_id}, but this model is {expected_model_id}; "
                           f"decode with the model that encoded it")
+    if model is not None:
+        check_header(header, model)
     if version == PACKED_VERSION:
         flat = unpack_codes(payload, header.n_q * header.num_frames, header.codebook_bits)
         return flat.reshape(header.num_frames, header.n_q).T.copy(), header
@@ -309,15 +331,13 @@ def save_codes(path: str | os.PathLike, codes: np.ndarray, header: CodecHeader,
     existing file unchanged.
     """
     blob = encode_bytes(codes, header, entropy)
-    try:
-        atomic_write(path, lambda tmp: Path(tmp).write_bytes(blob))
-    except OSError as exc:
-        raise TeluCodecError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(blob))
 
 
 def load_codes(path: str | os.PathLike, expected_model_id: str | None = None,
-               entropy: EntropyModel | None = None) -> tuple[np.ndarray, CodecHeader]:
-    """Read and validate a ``.tlc`` file; returns (codes int64 (n_q, num_frames), header).
+               entropy: EntropyModel | None = None, model: CodecHeader | None = None
+               ) -> tuple[np.ndarray, CodecHeader]:
+    """Read and validate a ``.tlc`` file (``decode_bytes``); returns (codes int64 (n_q, num_frames), header).
     Version-2 files need the ``entropy`` model of the model that wrote them.
 
     Raises TeluCodecError for a missing or unreadable file and FormatError (whose message
@@ -325,7 +345,7 @@ def load_codes(path: str | os.PathLike, expected_model_id: str | None = None,
     """
     data = _read(path)
     try:
-        return decode_bytes(data, expected_model_id, entropy)
+        return decode_bytes(data, expected_model_id, entropy, model)
     except FormatError as exc:
         raise FormatError(f"{path}: {exc}") from None
 

@@ -4,9 +4,9 @@
     telucodec encode IN... -o OUT [--kbps K | --n_q N] [--model PATH] [--force] [--no-entropy-coding] [-q]
     telucodec decode IN.tlc... -o OUT [--model PATH] [--force] [-q]
     telucodec roundtrip IN -o OUT.wav [--kbps K | --n_q N] [-q]
-    telucodec info FILE.tlc
+    telucodec info FILE.tlc [--model PATH]
     telucodec fit-entropy DIR... -o OUT.safetensors [--model PATH] [--max-files N]
-    telucodec tokenize DIR -o OUT_DIR [--n_q N] [--jobs J]
+    telucodec tokenize DIR -o OUT_DIR [--n_q N] [--jobs J] [--force]
     telucodec demo [-o DIR] [-q]             round-trip the shipped clip at every bitrate
     telucodec corpus OUT_DIR ...             build the training corpus
     telucodec export -o DIR [--format onnx|torchscript] [--n_q N] [--model PATH]
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from .command import Parser, run_with_errors
-from .errors import TeluCodecError
+from .errors import OutputError, TeluCodecError
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -43,22 +43,28 @@ def _n_q(codec, args: argparse.Namespace) -> int:
 
 
 def _pairs(inputs: list[Path], output: Path, new_suffix: str) -> list[tuple[Path, Path]]:
-    """(input file, output file) pairs: one file to one file, or many (or folders) into a folder."""
+    """(input file, output file) pairs: one file to one file, or many (or folders) into a folder.
+
+    Folders are mirrored (``DIR/sub/a.wav`` -> ``OUT/sub/a.tlc``); inputs that would share an
+    output keep their extension in its name (``fileio.distinct_outputs``)."""
     from .audio import find_audio_files
+    from .fileio import distinct_outputs
 
     single = len(inputs) == 1 and not inputs[0].is_dir() and not output.is_dir() and not str(output).endswith("/")
     if single:
         return [(inputs[0], output)]
-    pairs = []
+    sources, names = [], []
     for item in inputs:
         if item.is_dir():
             files = find_audio_files(item) if new_suffix == ".tlc" else sorted(item.rglob("*.tlc"))
-            pairs += [(f, output / f.relative_to(item).with_suffix(new_suffix)) for f in files]
+            sources += files
+            names += [f.relative_to(item) for f in files]
         else:
-            pairs.append((item, output / (item.stem + new_suffix)))
-    if not pairs:
+            sources.append(item)
+            names.append(Path(item.name))
+    if not sources:
         raise TeluCodecError(f"no input files found in {', '.join(map(str, inputs))}")
-    return pairs
+    return [(src, output / name) for src, name in zip(sources, distinct_outputs(names, new_suffix, sources))]
 
 
 def _written(src: Path, dst: Path, codec, n_q: int, num_bytes: int, seconds: float) -> str:
@@ -81,18 +87,40 @@ def _check_output(path: Path, force: bool) -> None:
         raise TeluCodecError(f"{path}: output exists; pass --force to overwrite it")
 
 
-def _for_each(pairs: list[tuple[Path, Path]], force: bool, work: Callable[[Path, Path], None]) -> int:
-    """Run ``work`` on every pair with a progress bar; a failing file is reported and skipped."""
-    from tqdm import tqdm
+def _one_line(src: Path, dst: Path, exc: Exception) -> str:
+    """The error for one input of a batch, naming the file (input, or output when writing failed)."""
+    if isinstance(exc, TeluCodecError):
+        message = str(exc)
+        return message if str(src) in message or str(dst) in message else f"{src}: {message}"
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{src}: unexpected {type(exc).__name__}: {first}"
 
+
+def _for_each(pairs: list[tuple[Path, Path]], force: bool, work: Callable[[Path, Path], None]) -> int:
+    """Run ``work`` on every pair with a progress bar. The output folders are checked first (an
+    unwritable one stops the command before any work); then a failing input is reported on its own
+    line, skipped and counted, the others go on, and the exit code is 2 when any was skipped. An
+    output that cannot be written (OutputError: disk full) stops the batch."""
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from .fileio import check_output_folder
+
+    for folder in sorted({dst.parent for _, dst in pairs}):
+        check_output_folder(folder, pairs[0][1] if len(pairs) == 1 else folder)
     failed = 0
-    for src, dst in tqdm(pairs, disable=len(pairs) == 1, unit="file"):
-        try:
-            _check_output(dst, force)
-            work(src, dst)
-        except TeluCodecError as exc:
-            print(f"telucodec: error: {exc}", file=sys.stderr)
-            failed += 1
+    with logging_redirect_tqdm():   # warnings (e.g. clipping) print above the bar, not into it
+        for src, dst in tqdm(pairs, disable=len(pairs) == 1, unit="file"):
+            try:
+                _check_output(dst, force)
+                work(src, dst)
+            except OutputError:        # a full disk or a read-only folder: no point trying the next file
+                raise
+            except Exception as exc:   # any other failure of one file: report it, skip it, go on
+                tqdm.write(f"telucodec: error: {_one_line(src, dst, exc)}", file=sys.stderr)
+                failed += 1
+    if failed and len(pairs) > 1:
+        tqdm.write(f"telucodec: {failed} of {len(pairs)} files skipped (errors above)", file=sys.stderr)
     return 2 if failed else 0
 
 
@@ -122,7 +150,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     codec = _load_codec(args)
 
     def work(src: Path, dst: Path) -> None:
-        codes, header = load_codes(src, expected_model_id=codec.model_id, entropy=codec.entropy)
+        codes, header = load_codes(src, entropy=codec.entropy, model=codec.model_header)
         write_wav(dst, codec.decode(codes, header.num_samples), codec.sample_rate)
         _say(args, f"{src} -> {dst}: {header.num_samples / header.sample_rate:.2f} s, "
                    f"{codec.sample_rate} Hz mono PCM16")
@@ -132,29 +160,61 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 def cmd_roundtrip(args: argparse.Namespace) -> None:
     from .audio import load_audio, write_wav
+    from .fileio import check_output_file
 
+    _check_output(args.output, args.force)
+    check_output_file(args.output)      # before loading the model and encoding, not after
     codec = _load_codec(args)
     n_q = _n_q(codec, args)
-    _check_output(args.output, args.force)
     wav = load_audio(args.input, codec.sample_rate)
     data = codec.compress(wav, codec.sample_rate, n_q)
     write_wav(args.output, codec.decompress(data), codec.sample_rate)
     _say(args, _written(args.input, args.output, codec, n_q, len(data), len(wav) / codec.sample_rate))
 
 
+def _header_problem(header, args: argparse.Namespace) -> tuple[str, str | None]:
+    """(which model the file is for, what is wrong with its header or None). Checked against the
+    model given with --model when the file names it; otherwise for plausibility only, so that a
+    plain ``info`` answers at once without loading a model (or torch)."""
+    from .audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+    from .bitstream import FormatError, check_header
+
+    if args.model is not None:
+        codec = _load_codec(args)
+        if header.model_id == codec.model_id:
+            try:
+                check_header(header, codec.model_header)
+            except FormatError as exc:
+                return "this model", str(exc)
+            return "this model", None
+        which = f"another model (not {codec.model_id}); fields checked for plausibility only"
+    else:
+        which = "fields checked for plausibility; --model PATH checks them against a model"
+    if not MIN_SAMPLE_RATE <= header.sample_rate <= MAX_SAMPLE_RATE or header.hop_length > header.sample_rate:
+        return which, (f"implausible header: sample rate {header.sample_rate} Hz, hop {header.hop_length} "
+                       f"(expected {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz and at least one frame per second)")
+    return which, None
+
+
 def cmd_info(args: argparse.Namespace) -> None:
+    """Print a .tlc header; a header at odds with its model (or implausible) is an error, exit 2,
+    after the fields are shown (no duration or bitrate is computed from it)."""
     from .bitstream import PACKED_VERSION, load_header
 
     header, version = load_header(args.input)
+    which, problem = _header_problem(header, args)
+    coding = "bit-packed codes" if version == PACKED_VERSION else "entropy-coded codes"
+    print(f"file:        {args.input}\nformat:      version {version} ({coding})\n"
+          f"model id:    {header.model_id} ({which})\n"
+          f"sample rate: {header.sample_rate} Hz\nhop:         {header.hop_length} samples\n"
+          f"n_q:         {header.n_q} x {header.codebook_bits} bits\nframes:      {header.num_frames}")
+    if problem:
+        raise TeluCodecError(f"{args.input}: {problem}")
     seconds = header.num_samples / header.sample_rate
     size = args.input.stat().st_size
     kbps = size * 8 / seconds / 1000 if seconds else float("nan")
-    coding = "bit-packed codes" if version == PACKED_VERSION else "entropy-coded codes"
-    print(f"file:        {args.input}\nformat:      version {version} ({coding})\nmodel id:    {header.model_id}\n"
-          f"sample rate: {header.sample_rate} Hz\n"
-          f"hop:         {header.hop_length} samples ({header.sample_rate / header.hop_length:g} frames/s)\n"
-          f"n_q:         {header.n_q} x {header.codebook_bits} bits\nframes:      {header.num_frames}\n"
-          f"duration:    {seconds:.3f} s\nbytes:       {size}\n"
+    print(f"frame rate:  {header.sample_rate / header.hop_length:g} frames/s\nduration:    {seconds:.3f} s\n"
+          f"bytes:       {size}\n"
           f"bitrate:     {kbps:.2f} kbps measured, {header.nominal_bitrate / 1000:g} kbps nominal")
 
 
@@ -210,7 +270,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_tokenize(args: argparse.Namespace) -> int:
     from .tokenize import tokenize_folder
 
-    return tokenize_folder(args.input, args.output, args.model, args.n_q, args.kbps, args.jobs)
+    return tokenize_folder(args.input, args.output, args.model, args.n_q, args.kbps, args.jobs, args.force)
 
 
 # ----------------------------------------------------------------------------- parser
@@ -254,8 +314,9 @@ def _add_file_commands(sub) -> None:
     p.add_argument("--force", action="store_true")
     p.set_defaults(job=cmd_roundtrip)
 
-    p = sub.add_parser("info", help="show a .tlc file's header")
+    p = sub.add_parser("info", help="show a .tlc file's header, checked against the model")
     p.add_argument("input", type=Path)
+    _add_model(p)
     p.set_defaults(job=cmd_info)
 
     p = sub.add_parser("fit-entropy", help="fit the entropy model of the codes on speech; writes the model with it")
@@ -285,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True)
     _add_rate(p), _add_model(p)
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.add_argument("--force", action="store_true", help="overwrite .npy files this command did not write")
     p.set_defaults(job=cmd_tokenize)
 
     p = sub.add_parser("demo", help="round-trip the shipped Telugu clip at every bitrate, with a metrics table")

@@ -208,6 +208,12 @@ class Codec:
         return [audio[i, :n] for i, n in enumerate(lengths)]
 
     # ------------------------------------------------------------------ bytes
+    @property
+    def model_header(self) -> CodecHeader:
+        """The header fields every file this model decodes must match (n_q: the most it takes);
+        ``bitstream.check_header`` compares them."""
+        return self.header(self.max_n_q, 0)
+
     def header(self, n_q: int, num_samples: int) -> CodecHeader:
         return CodecHeader(model_id=self.model_id, sample_rate=self.sample_rate, hop_length=self.hop_length,
                            n_q=n_q, codebook_bits=self.codebook_bits, num_samples=num_samples)
@@ -227,8 +233,9 @@ class Codec:
         return encode_bytes(codes, self.header(n_q, len(wav)), self.stream_entropy(n_q, entropy_coded))
 
     def decompress(self, data: bytes) -> np.ndarray:
-        """Audio from a ``.tlc`` stream (version 1 or 2) made by this model (FormatError for any other)."""
-        codes, header = decode_bytes(data, expected_model_id=self.model_id, entropy=self.entropy)
+        """Audio from a ``.tlc`` stream (version 1 or 2) made by this model (FormatError for any
+        other, or for a header whose sample rate, hop, codebook bits or n_q this model does not have)."""
+        codes, header = decode_bytes(data, entropy=self.entropy, model=self.model_header)
         return self.decode(codes, header.num_samples)
 
 

@@ -4,6 +4,7 @@ bitrate, writes the decoded wavs and a spectrogram PNG, and prints the metrics t
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -11,20 +12,47 @@ import numpy as np
 
 from .audio import atomic_write, load_audio, write_wav
 from .errors import TeluCodecError
+from .fileio import check_output_folder
 
 DEMO_CLIP = Path(__file__).parent / "assets" / "demo_te.wav"
+MARKER = ".telucodec_demo.json"   # the names of the files the demo wrote in its folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=Path("telucodec_demo"), help="folder for wavs and PNG")
     parser.add_argument("--input", type=Path, default=DEMO_CLIP, help="audio to use instead of the shipped clip")
     parser.add_argument("--model", type=Path, help="checkpoint, training folder or .safetensors (default: shipped)")
-    parser.add_argument("--force", action="store_true", help="write into an output folder that is not empty")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a folder holding files the demo did not write (replacing any of its names)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr (the table still prints)")
 
 
-def _is_demo_output(name: str) -> bool:
-    return name in ("reference.wav", "spectrograms.png") or (name.startswith("decoded_") and name.endswith("kbps.wav"))
+def _own_files(out: Path) -> set[str]:
+    """The files an earlier demo run wrote in ``out``, as its marker file lists them."""
+    try:
+        names = json.loads((out / MARKER).read_text())
+    except (OSError, ValueError):
+        return set()
+    return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
+
+
+def _check_folder(out: Path, force: bool) -> None:
+    """Refuse (before any work) a folder that cannot be written, or that holds files an earlier
+    demo run did not write (unless ``force``): a user's own ``reference.wav`` is never replaced."""
+    check_output_folder(out)
+    if force or not out.is_dir():
+        return
+    ours = _own_files(out) | {MARKER}
+    theirs = sorted(p.name for p in out.iterdir() if p.name not in ours)
+    if theirs:
+        raise TeluCodecError(f"{out / theirs[0]}: not written by telucodec demo; pass --force to write "
+                             f"into {out} anyway, or choose another -o")
+
+
+def _claim(out: Path, names: list[str]) -> None:
+    """Record the files this run is about to write, so that a later run may replace them."""
+    listed = sorted(_own_files(out) | set(names))
+    atomic_write(out / MARKER, lambda tmp: Path(tmp).write_text(json.dumps(listed) + "\n"))
 
 
 def spectrogram_png(path: Path, panels: list[tuple[str, np.ndarray]], sample_rate: int) -> None:
@@ -72,14 +100,12 @@ def run(args: argparse.Namespace) -> list[dict]:
     from .codec import load
 
     out = args.output
-    # re-running the demo replaces its own outputs; anything else in the folder is the user's
-    foreign = [p for p in out.iterdir() if not _is_demo_output(p.name)] if out.is_dir() else []
-    if foreign and not args.force:
-        raise TeluCodecError(f"{out}: folder is not empty ({foreign[0].name}); pass --force or choose another -o")
+    _check_folder(out, args.force)
     if not args.quiet:
         print("telucodec demo: loading the model", file=sys.stderr, flush=True)
     codec = load(args.model)
     reference = load_audio(args.input, codec.sample_rate)
+    _claim(out, ["reference.wav", "spectrograms.png"] + [f"decoded_{kbps:g}kbps.wav" for _, kbps in codec.bitrates()])
     write_wav(out / "reference.wav", reference, codec.sample_rate)
     rows, decoded = _round_trips(codec, reference, out, args.quiet)
     seconds = len(reference) / codec.sample_rate

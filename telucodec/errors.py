@@ -7,3 +7,9 @@ class TeluCodecError(Exception):
     The CLIs print ``telucodec: error: <message>`` and exit with code 2 on it,
     never a traceback. Messages name the file and the problem.
     """
+
+
+class OutputError(TeluCodecError):
+    """An output that cannot be written (not a folder, permission, read-only, disk full).
+
+    Not the input's fault, so a batch stops at it rather than skipping file after file."""

@@ -31,6 +31,7 @@ from torch.nn.utils import parametrize
 
 from .errors import TeluCodecError
 from .export_args import FORMATS
+from .fileio import atomic_write, check_output_folder
 from .model import TeluCodec
 from .spectral import convolutional
 
@@ -114,7 +115,12 @@ def _export_onnx(graph: nn.Module, example: torch.Tensor, path: Path, input_name
     program = torch.onnx.export(graph, (example,), input_names=[input_name], output_names=[output_name],
                                 dynamic_shapes={input_name: dynamic}, opset_version=OPSET, dynamo=True,
                                 verbose=False)
-    program.save(str(path))
+
+    def save(tmp: str) -> None:
+        with open(tmp, "wb") as f:   # one file: weights inside, not external data named after the temp file
+            program.save(f, external_data=False)
+
+    atomic_write(path, save)
 
 
 def export(model: TeluCodec, out_dir: str | Path, fmt: str = "onnx", n_q: int | None = None,
@@ -127,7 +133,7 @@ def export(model: TeluCodec, out_dir: str | Path, fmt: str = "onnx", n_q: int | 
     if not 1 <= n_q <= cfg.quantizer.n_q:
         raise TeluCodecError(f"--n_q must be between 1 and {cfg.quantizer.n_q}, got {n_q}")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_output_folder(out_dir)
     model = _inference_copy(model)
     encoder, decoder = EncoderGraph(model, n_q).eval(), DecoderGraph(model).eval()
     audio, codes = _example_inputs(model)
@@ -141,13 +147,14 @@ def export(model: TeluCodec, out_dir: str | Path, fmt: str = "onnx", n_q: int | 
             _export_onnx(encoder, audio, paths[0], "audio", "codes", {2: samples})
             _export_onnx(decoder, codes, paths[1], "codes", "audio", decoder_dims)
         else:   # torch.jit is deprecated in favour of torch.export, but TorchScript still loads in libtorch
-            torch.jit.trace(encoder, audio, check_trace=False).save(str(paths[0]))
-            torch.jit.trace(decoder, codes, check_trace=False).save(str(paths[1]))
+            for graph, example, path in ((encoder, audio, paths[0]), (decoder, codes, paths[1])):
+                traced = torch.jit.trace(graph, example, check_trace=False)
+                atomic_write(path, lambda tmp: traced.save(tmp))
     info = {"format": fmt, "model_id": model_id, "sample_rate": cfg.sample_rate, "hop_length": cfg.hop_length,
             "encoder_n_q": n_q, "max_n_q": cfg.quantizer.n_q, "codebook_size": cfg.quantizer.codebook_size,
             "encoder": paths[0].name, "decoder": paths[1].name}
     paths.append(out_dir / "telucodec.json")
-    paths[-1].write_text(json.dumps(info, indent=2) + "\n")
+    atomic_write(paths[-1], lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2) + "\n"))
     return paths
 
 
@@ -160,6 +167,7 @@ def run(args: argparse.Namespace) -> None:
     existing = [args.output / f"{name}{FORMATS[args.format]}" for name in ("encoder", "decoder")]
     if not args.force and any(p.exists() for p in existing):
         raise TeluCodecError(f"{args.output}: already holds exported graphs; pass --force to overwrite them")
+    check_output_folder(args.output)   # before loading and tracing
     codec = load(args.model)
     for path in export(codec.model, args.output, args.format, args.n_q, codec.model_id):
         print(path)

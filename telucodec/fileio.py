@@ -1,13 +1,15 @@
-"""File utilities shared by every writer and reader: atomic writes and a clear error for a
-missing input. No audio, no torch: bitstream, checkpoint and audio all build on this."""
+"""File utilities shared by every writer and reader: atomic writes, early checks that an output
+can be written, distinct output names for distinct inputs, and a clear error for a missing input.
+No audio, no torch: bitstream, checkpoint and audio all build on this."""
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable
 
-from .errors import TeluCodecError
+from .errors import OutputError, TeluCodecError
 
 
 def require_file(path: str | os.PathLike, kind: str) -> Path:
@@ -21,23 +23,88 @@ def require_file(path: str | os.PathLike, kind: str) -> Path:
     return path
 
 
+def write_error(path: str | os.PathLike, exc: BaseException | str) -> OutputError:
+    """The one-line error for an output that could not be written: ``PATH: cannot write (reason)``."""
+    reason = getattr(exc, "strerror", None) or (str(exc).splitlines() or [""])[0] or type(exc).__name__
+    return OutputError(f"{path}: cannot write ({reason})")
+
+
+def check_output_folder(folder: str | os.PathLike, target: str | os.PathLike | None = None) -> None:
+    """Raise OutputError (naming ``target``, default ``folder``) unless files can be created in
+    ``folder`` or in the folders ``atomic_write`` would make for it.
+
+    Checked before expensive work: the nearest existing ancestor must be a folder that accepts a
+    new file (a probe file is created and removed, so a read-only mount or a path under /sys fails
+    here even for root). Nothing is created when the check fails.
+    """
+    folder, target = Path(folder), Path(target if target is not None else folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{target}: cannot write ({existing} is not a folder)")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".telucodec-probe.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise write_error(target, exc) from None
+
+
+def check_output_file(path: str | os.PathLike) -> None:
+    """``check_output_folder`` for the folder of ``path``; also refuses a ``path`` that is a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise TeluCodecError(f"{path}: is a folder, not a file")
+    check_output_folder(path.parent, path)
+
+
 def atomic_write(path: str | os.PathLike, write_fn: Callable[[str], object]) -> None:
     """Call ``write_fn(tmp_path)`` then rename the temp file onto ``path``.
 
-    The temp file lives in the destination folder so the rename is atomic; on any failure
-    it is removed and ``path`` is left as it was. Missing parent folders are created.
+    The temp file (``.NAME.xxxx.tmp``) lives in the destination folder so the rename is atomic; on
+    any failure, including KeyboardInterrupt (SIGINT) and the exception ``command`` raises on
+    SIGTERM, it is removed and ``path`` is left as it was. Missing parent folders are created. An
+    OSError (not a folder, permission, read-only, disk full) becomes OutputError naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     umask = os.umask(0)
     os.umask(umask)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         write_fn(tmp)
         os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; outputs get the user's usual permissions
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    finally:
+        if tmp is not None:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def distinct_outputs(inputs: Sequence[Path], suffix: str, sources: Sequence[Path] | None = None) -> list[Path]:
+    """Output names (each of ``inputs`` with ``suffix`` in place of its extension) that never coincide.
+
+    ``inputs`` are the names the outputs are made from (relative paths); ``sources`` the files
+    they stand for (default: ``inputs``), named in the error. Inputs that share a stem in one
+    folder (``speech.wav`` and ``speech.flac``) keep their extension in the output name
+    (``speech.wav.tlc``, ``speech.flac.tlc``). If two outputs still coincide (the same file name
+    given from two different folders on the command line), TeluCodecError names both sources.
+    """
+    sources = inputs if sources is None else sources
+    plain = [p.with_suffix(suffix) for p in inputs]
+    counts: dict[Path, int] = {}
+    for out in plain:
+        counts[out] = counts.get(out, 0) + 1
+    outputs = [out if counts[out] == 1 else p.with_name(p.name + suffix) for p, out in zip(inputs, plain)]
+    first: dict[Path, Path] = {}
+    for src, out in zip(sources, outputs):
+        if out in first:
+            raise TeluCodecError(f"{first[out]} and {src} would both be written to {out}; "
+                                 "give them separately with different -o")
+        first[out] = src
+    return outputs

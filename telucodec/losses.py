@@ -44,14 +44,29 @@ class _MultiSTFT(nn.Module):
 
 
 class MultiResolutionSTFTLoss(_MultiSTFT):
-    """Spectral convergence + log-magnitude L1, averaged over FFT sizes (Yamamoto et al.)."""
+    """Spectral convergence + log-magnitude L1, averaged over FFT sizes (Yamamoto et al. 2020,
+    Parallel WaveGAN, arXiv:1910.11480).
+
+    Spectral convergence ||T - P|| / ||T|| is relative to the target's energy, so a target of
+    digital silence would make it explode (a 0.3-amplitude output over silence scored 4e7). The
+    denominator is floored at ||T|| of white noise at ``floor_db`` dBFS RMS: targets above that
+    level (any speech) are scored exactly as before; quieter ones relative to that noise floor.
+    """
+
+    floor_db = -60.0
+
+    def _norm_floor(self, n_fft: int, magnitude: torch.Tensor) -> torch.Tensor:
+        """||STFT|| of white noise at ``floor_db`` dBFS, shaped like ``magnitude``: E|X|^2 = sigma^2 sum(w^2)."""
+        window_energy = self.stfts[str(n_fft)].window.pow(2).sum()
+        return (10 ** (self.floor_db / 20)) * (window_energy * magnitude.numel()).sqrt()
 
     @_fp32
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         total = pred.new_zeros(())
         for n_fft in self.ffts:
             p, t = self.magnitude(n_fft, pred), self.magnitude(n_fft, target)
-            convergence = torch.linalg.norm(t - p) / torch.linalg.norm(t).clamp(min=1e-7)
+            denominator = torch.maximum(torch.linalg.norm(t), self._norm_floor(n_fft, t))
+            convergence = torch.linalg.norm(t - p) / denominator
             total = total + convergence + F.l1_loss(p.log(), t.log())
         return total / len(self.ffts)
 

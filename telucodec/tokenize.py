@@ -1,7 +1,11 @@
 """``telucodec tokenize``: codes for every audio file of a folder tree, for speech-LM / TTS work.
 
 Writes ``OUT/<relative path>.npy`` (int16, shape (n_q, frames)) per file and ``OUT/manifest.jsonl``
-(path, codes, frames, n_q, seconds). Re-running skips files whose codes already exist.
+(path, codes, frames, n_q, seconds). Files that share a stem in one folder keep their extension
+(``a.wav.npy``, ``a.flac.npy``). Re-running skips files whose codes the manifest lists. An existing
+``.npy`` that the manifest does not record as this command's own is never overwritten without
+``--force``: that input is reported and skipped. A bad input is reported, skipped and counted; an
+output that cannot be written (a full disk) stops the run.
 """
 from __future__ import annotations
 
@@ -12,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
-from .audio import atomic_write, find_audio_files, load_audio
-from .errors import TeluCodecError
+from .audio import find_audio_files, load_audio
+from .errors import OutputError, TeluCodecError
+from .fileio import atomic_write, check_output_folder, distinct_outputs, write_error
 
 _codec = None   # one model per worker process
 
@@ -43,59 +49,112 @@ def _save_npy(path: str, array: np.ndarray) -> None:
 
 
 def _safe_tokenize(src: Path, dst: Path, n_q: int) -> dict | str:
+    """``_tokenize_one``, or the one-line reason it failed (naming the file); OutputError propagates."""
     try:
         return _tokenize_one(src, dst, n_q)
-    except TeluCodecError as exc:
-        return str(exc)
+    except OutputError:        # a full disk or a read-only folder stops the run (one line, exit 2)
+        raise
+    except Exception as exc:   # one bad file must not stop the folder: report it, skip it, go on
+        message = str(exc).splitlines()[0] if str(exc) else ""
+        if not isinstance(exc, TeluCodecError):
+            message = f"unexpected {type(exc).__name__}: {message}"
+        return message if str(src) in message or str(dst) in message else f"{src}: {message}"
 
 
-def tokenize_folder(root: Path, out: Path, model: Path | None, n_q: int | None, kbps: float | None, jobs: int) -> int:
-    """Tokenize every audio file under ``root`` into ``out``; returns the exit code (2 if any file failed)."""
+def _read_manifest(path: Path, out: Path, n_q: int) -> tuple[dict[str, dict], set[str]]:
+    """(entries whose codes exist at this n_q, by input path; every codes file the manifest
+    records as written or claimed by this command)."""
+    done, ours = {}, set()
+    lines = path.read_text().splitlines() if path.is_file() else []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            ours.add(entry["codes"])
+        except (json.JSONDecodeError, KeyError, TypeError):   # the last line of a run killed mid-write
+            continue
+        if not entry.get("claimed") and entry.get("n_q") == n_q and (out / entry["codes"]).is_file():
+            done[entry["path"]] = entry
+    return done, ours
+
+
+def _append(manifest_path: Path, entries: list[dict]) -> None:
+    """Append manifest lines (a kill loses at most the line being written)."""
+    try:
+        with open(manifest_path, "a") as f:
+            f.write("".join(json.dumps(e) + "\n" for e in entries))
+    except OSError as exc:
+        raise write_error(manifest_path, exc) from None
+
+
+def _plan(root: Path, out: Path, done: dict, ours: set[str], force: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """(src, dst) pairs still to tokenize, and the errors for inputs whose output is not ours."""
+    files = find_audio_files(root)
+    names = distinct_outputs([f.relative_to(root) for f in files], ".npy")
+    targets, refused = [], []
+    for src, name in zip(files, names):
+        if str(src.relative_to(root)) in done:
+            continue
+        dst = out / name
+        if dst.exists() and str(name) not in ours and not force:
+            refused.append(f"{dst}: exists and was not written by tokenize; pass --force to overwrite it")
+        else:
+            targets.append((src, dst))
+    return targets, refused
+
+
+def _run(targets: list[tuple[Path, Path]], n_q: int, model: Path | None, jobs: int, record) -> None:
+    """Tokenize every target (in ``jobs`` processes), passing each result to ``record``."""
+    if jobs == 1:
+        for src, dst in tqdm(targets, unit="file"):
+            record(src, dst, _safe_tokenize(src, dst, n_q))
+        return
+    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(model, 1)) as pool:
+        try:
+            futures = [(src, dst, pool.submit(_safe_tokenize, src, dst, n_q)) for src, dst in targets]
+            for src, dst, future in tqdm(futures, unit="file"):
+                record(src, dst, future.result())
+        except BaseException:   # Ctrl-C / SIGTERM: stop at the files in progress, not after all of them
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def tokenize_folder(root: Path, out: Path, model: Path | None, n_q: int | None, kbps: float | None, jobs: int,
+                    force: bool = False) -> int:
+    """Tokenize every audio file under ``root`` into ``out``; returns the exit code (2 if any file was skipped)."""
     if not root.is_dir():
         raise TeluCodecError(f"{root}: no such folder")
     if jobs < 1:
         raise TeluCodecError("--jobs must be at least 1")
+    check_output_folder(out)
     _init_worker(model)
     n_q = _codec.resolve_n_q(n_q, kbps)
     if _codec.config.quantizer.codebook_size > 2**15:
         raise TeluCodecError("codebooks larger than 32768 entries do not fit int16 codes")
     manifest_path = out / "manifest.jsonl"
-    done = {}
-    if manifest_path.is_file():
-        for line in manifest_path.read_text().splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:   # the last line of a run killed mid-write
-                continue
-            if (out / entry["codes"]).is_file() and entry["n_q"] == n_q:
-                done[entry["path"]] = entry
-    files = [f for f in find_audio_files(root) if str(f.relative_to(root)) not in done]
-    targets = [(f, out / f.relative_to(root).with_suffix(".npy")) for f in files]
+    done, ours = _read_manifest(manifest_path, out, n_q)
+    targets, refused = _plan(root, out, done, ours, force)
     print(f"{len(done)} file(s) already done, {len(targets)} to tokenize with n_q={n_q}", file=sys.stderr)
-
-    failed = 0
+    for message in refused:
+        print(f"telucodec: error: {message}", file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    _append(manifest_path, [{"path": str(s.relative_to(root)), "codes": str(d.relative_to(out)), "claimed": True}
+                            for s, d in targets])   # so that a resumed run knows these outputs are its own
+    failed = len(refused)
 
     def record(src: Path, dst: Path, result: dict | str) -> None:
         nonlocal failed
         if isinstance(result, str):
-            print(f"telucodec: error: {result}", file=sys.stderr)
+            tqdm.write(f"telucodec: error: {result}", file=sys.stderr)
             failed += 1
             return
         rel = str(src.relative_to(root))
         done[rel] = {"path": rel, "codes": str(dst.relative_to(out)), **result}
-        # appended per file (a kill loses at most that line); rewritten sorted at the end
-        with open(manifest_path, "a") as f:
-            f.write(json.dumps(done[rel]) + "\n")
+        _append(manifest_path, [done[rel]])   # rewritten sorted, without the claims, at the end
 
-    out.mkdir(parents=True, exist_ok=True)
-    if jobs == 1:
-        for src, dst in tqdm(targets, unit="file"):
-            record(src, dst, _safe_tokenize(src, dst, n_q))
-    else:
-        with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(model, 1)) as pool:
-            futures = [(src, dst, pool.submit(_safe_tokenize, src, dst, n_q)) for src, dst in targets]
-            for src, dst, future in tqdm(futures, unit="file"):
-                record(src, dst, future.result())
+    with logging_redirect_tqdm():
+        _run(targets, n_q, model, jobs, record)
     lines = "".join(json.dumps(done[k]) + "\n" for k in sorted(done))
     atomic_write(manifest_path, lambda tmp: Path(tmp).write_text(lines))
+    if failed:
+        print(f"telucodec: {failed} of {len(targets) + len(refused)} files skipped (errors above)", file=sys.stderr)
     return 2 if failed else 0

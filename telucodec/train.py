@@ -34,6 +34,7 @@ from .data import EpochSampler, SegmentDataset, scan_files, split_files, validat
 from .discriminator import Adversary
 from .distrib import all_ranks_finite, check_same_step, setup_distributed, sync_on_last, wrap_ddp
 from .errors import TeluCodecError
+from .fileio import atomic_write, check_output_folder
 from .losses import CodecLoss
 from .model import CodecOutput, TeluCodec
 from .train_args import config_from_args
@@ -297,7 +298,7 @@ def build_run(run_dir: Path, state: TrainState, data: Data, device: torch.device
         from torch.utils.tensorboard import SummaryWriter
 
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        atomic_write(run_dir / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(config.to_dict(), indent=2)))
         writer = SummaryWriter(str(run_dir / "tb"))
     return Run(run_dir, device, rank == 0, ddp_model, CodecLoss(config.loss, config.model.sample_rate,
                                                                 config.adversarial).to(device),
@@ -471,6 +472,7 @@ def train(args: argparse.Namespace) -> dict:
         log.setLevel(logging.ERROR)
         warnings.filterwarnings("ignore")
     run_dir = args.checkpoint_dir / args.experiment_name
+    check_output_folder(run_dir)   # a file in the way or a read-only disk: one line now, not after an epoch
     resumed = read_checkpoint(run_dir / LAST) if (run_dir / LAST).exists() else None
     if resumed is not None and not args.resume:
         raise TeluCodecError(f"{run_dir / LAST}: a checkpoint exists (step {resumed['step']}); "

@@ -8,6 +8,7 @@ import soundfile as sf
 
 from conftest import voiced_clip
 from telucodec.codec import DEFAULT_MODEL
+from telucodec.demo import MARKER
 
 
 @pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no default model shipped")
@@ -38,7 +39,7 @@ def test_demo_refuses_a_non_empty_folder(tmp_path):
     (tmp_path / "mine.txt").write_text("keep")
     result = subprocess.run([sys.executable, "-m", "telucodec.cli", "demo", "-o", str(tmp_path)],
                             capture_output=True, text=True)
-    assert result.returncode == 2 and "not empty" in result.stderr
+    assert result.returncode == 2 and "mine.txt: not written by telucodec demo" in result.stderr
     assert (tmp_path / "mine.txt").read_text() == "keep"
 
 
@@ -47,6 +48,7 @@ def test_demo_runs_again_over_its_own_outputs_and_quiet_shows_no_progress(tmp_pa
     out, clip = tmp_path / "out", tmp_path / "clip.wav"
     out.mkdir()
     (out / "reference.wav").write_bytes(b"old demo output")
+    (out / MARKER).write_text('["reference.wav"]')     # what an earlier run records of its files
     sf.write(clip, voiced_clip(1.5), 16000)    # a short clip of its own: the shipped one takes much longer
     result = subprocess.run([sys.executable, "-m", "telucodec.cli", "demo", "-o", str(out), "--input", str(clip),
                              "-q"], capture_output=True, text=True, timeout=300)

@@ -66,6 +66,23 @@ def test_only_the_complex_loss_sees_a_phase_error():
     assert magnitude_loss(shifted, target) < 0.15 * magnitude_loss(torch.zeros_like(target), target)
 
 
+def test_spectral_convergence_stays_readable_on_digital_silence():
+    """A batch of silent segments (a corpus that is mostly silence) once logged a step loss of 3.4e7:
+    spectral convergence divided by the norm of an all-zero spectrum. Over silence it is now scored
+    against a -60 dBFS noise floor; on speech it is the plain ||T - P|| / ||T||."""
+    loss = MultiResolutionSTFTLoss((256, 512, 1024))
+    silence = torch.zeros(4, 1, 16000)
+    loud = torch.randn(4, 1, 16000, generator=torch.Generator().manual_seed(0)) * 0.3
+    assert loss(silence, silence) == 0
+    assert 1 < loss(loud, silence) < 1000        # still says "wrong", on a readable scale (was 4.3e7)
+    speech = torch.from_numpy(voiced_clip(1.0))[None, None]
+    expected = 0
+    for n_fft in loss.ffts:
+        p, t = loss.magnitude(n_fft, 0.8 * speech[:, 0]), loss.magnitude(n_fft, speech[:, 0])
+        expected += torch.linalg.norm(t - p) / torch.linalg.norm(t) + (p.log() - t.log()).abs().mean()
+    assert torch.allclose(loss(0.8 * speech, speech), expected / len(loss.ffts), rtol=1e-5)
+
+
 def test_total_loss_under_cpu_autocast_is_finite_and_has_gradient():
     model = TeluCodec(tiny_model_config())
     wav = torch.from_numpy(voiced_clip(0.5))[None, None]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
 from ..errors import TeluCodecError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, check_output_folder
 from .plan import (DEFAULT_HELDOUT_LANGUAGES, DEFAULT_HELDOUT_VOICES, HeldOut, Item, Texts,
                    debian_recordings, installed_voices, parse_voices, plan_debian_real,
                    plan_real_dir, plan_synthetic, warn)
@@ -22,19 +22,6 @@ log = logging.getLogger("telucodec")
 
 Maker = Callable[[list[Item], Path], list]
 PROGRESS_EVERY_S = 15
-
-
-def _check_out(out_dir: Path) -> None:
-    """Fail early (before any work) when ``out_dir`` cannot be a writable folder."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise TeluCodecError(f"{out_dir}: exists and is not a folder")
-    parent = out_dir
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise TeluCodecError(f"{out_dir}: cannot write there ({parent} is not a folder)")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise TeluCodecError(f"{out_dir}: cannot write there (permission denied on {parent})")
 
 
 def _prepare_out(out_dir: Path, rel_paths: Iterable[str]) -> None:
@@ -88,12 +75,7 @@ def _make_all(out_dir: Path, tasks: list[tuple[Maker, list[Item]]], jobs: int,
 
 def _write_manifest(out_dir: Path, entries: list[dict]) -> None:
     lines = "".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in entries)
-    try:
-        atomic_write(out_dir / "manifest.jsonl",
-                     lambda tmp: Path(tmp).write_text(lines, encoding="utf-8"))
-    except OSError as exc:
-        raise TeluCodecError(f"{out_dir / 'manifest.jsonl'}: cannot write "
-                             f"({exc.strerror or exc})") from None
+    atomic_write(out_dir / "manifest.jsonl", lambda tmp: Path(tmp).write_text(lines, encoding="utf-8"))
 
 
 def _splits(entries: list[dict]) -> dict:
@@ -169,7 +151,7 @@ def build_corpus(out_dir: str | os.PathLike, num_utterances: int, seed: int = 0,
     _check_counts(num=num_utterances, real_variants=real_variants, jobs=jobs,
                   real_heldout_speakers=real_heldout_speakers, real_dir_variants=real_dir_variants)
     out_dir = Path(out_dir).expanduser()
-    _check_out(out_dir)
+    check_output_folder(out_dir)   # before any work: a file in the way, permissions, read-only
     heldout = HeldOut(frozenset(heldout_voices or ()), frozenset(heldout_languages or ()))
     warnings: list[str] = []
     used, skipped = installed_voices(parse_voices(voices), warnings)
