@@ -80,15 +80,15 @@ def _for_each(pairs: list[tuple[Path, Path]], force: bool, work: Callable[[Path,
 # ----------------------------------------------------------------------------- jobs
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from .audio import load_audio
+    from .audio import read_audio_blocks
     from .bitstream import save_codes
 
     codec = _load_codec(args)
     n_q = _n_q(codec, args)
 
     def work(src: Path, dst: Path) -> None:
-        wav = load_audio(src, codec.sample_rate)
-        save_codes(dst, codec.encode(wav, codec.sample_rate, n_q), codec.header(n_q, len(wav)))
+        codes, samples = codec.encode_stream(read_audio_blocks(src, codec.sample_rate), n_q)
+        save_codes(dst, codes, codec.header(n_q, samples))
 
     return _for_each(_pairs(args.inputs, args.output, ".tlc"), args.force, work)
 
@@ -101,21 +101,23 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
     def work(src: Path, dst: Path) -> None:
         codes, header = load_codes(src, expected_model_id=codec.model_id)
-        write_wav(dst, codec.decode(codes, header.num_samples), codec.sample_rate)
+        write_wav(dst, codec.decode_stream(codes, header.num_samples), codec.sample_rate)
 
     return _for_each(_pairs(args.inputs, args.output, ".wav"), args.force, work)
 
 
 def cmd_roundtrip(args: argparse.Namespace) -> None:
-    from .audio import load_audio, write_wav
+    from .audio import read_audio_blocks, write_wav
+    from .bitstream import decode_bytes, encode_bytes
 
     codec = _load_codec(args)
     n_q = _n_q(codec, args)
     _check_output(args.output, args.force)
-    wav = load_audio(args.input, codec.sample_rate)
-    data = codec.compress(wav, codec.sample_rate, n_q)
-    write_wav(args.output, codec.decompress(data), codec.sample_rate)
-    seconds = len(wav) / codec.sample_rate
+    codes, samples = codec.encode_stream(read_audio_blocks(args.input, codec.sample_rate), n_q)
+    data = encode_bytes(codes, codec.header(n_q, samples))
+    codes, header = decode_bytes(data, expected_model_id=codec.model_id)     # through the bytes, as a file would go
+    write_wav(args.output, codec.decode_stream(codes, header.num_samples), codec.sample_rate)
+    seconds = samples / codec.sample_rate
     print(f"{args.input} -> {args.output}: n_q={n_q}, {len(data)} bytes, {len(data) * 8 / seconds / 1000:.2f} kbps "
           f"measured ({codec.config.kbps(n_q):g} kbps nominal), {seconds:.2f} s")
 

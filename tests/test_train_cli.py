@@ -160,3 +160,27 @@ def test_every_recipe_is_a_valid_config():
     assert len(recipes) >= 2
     for path in recipes:
         merge(TrainConfig(), load_config_file(path))     # every config is validated as it is built
+
+
+def test_short_validation_clips_are_scored_with_the_frame_architecture(clip_dir, tmp_path):
+    """A 200-sample validation clip (under the frame encoder's 2-hop reflect padding) is encoded
+    like any other: the epoch validates it and writes its checkpoint."""
+    val = tmp_path / "val"
+    val.mkdir()
+    sf.write(val / "short.wav", voiced_clip(200 / 16000), 16000)
+    sf.write(val / "long.wav", voiced_clip(0.5, seed=4), 16000)
+    cfg = tmp_path / "frame.yaml"
+    cfg.write_text("model:\n  architecture: frame\n  strides: [80]\n  frame_dim: 16\n  frame_blocks: 1\n")
+    result = run_train("--data_dir", clip_dir, "--val_dir", val, "--checkpoint_dir", tmp_path, "--config", cfg,
+                       "--num_epochs", 1, *BASE)
+    assert result.returncode == 0, result.stderr
+    assert "validation (2 clips" in result.stdout and (tmp_path / "telucodec" / "last.pt").is_file()
+
+
+def test_segments_too_short_for_the_losses_are_refused_before_training(clip_dir, tmp_path):
+    # 320 samples: four codec frames, but the 1024-point STFT losses need more than 512
+    result = run_train("--data_dir", clip_dir, "--checkpoint_dir", tmp_path, *BASE, "--segment_seconds", "0.02")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("telucodec: error: data.segment_seconds must be at least 0.0320625 s (513 samples: "
+                                     "one codec frame, and more than half the largest FFT of the losses), got 0.02")
+    assert not (tmp_path / "telucodec").exists()
