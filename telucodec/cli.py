@@ -127,7 +127,7 @@ def _for_each(pairs: list[tuple[Path, Path]], force: bool, work: Callable[[Path,
 # ----------------------------------------------------------------------------- jobs
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from .audio import load_audio
+    from .audio import read_audio_blocks
     from .bitstream import save_codes
 
     codec = _load_codec(args)
@@ -136,9 +136,9 @@ def cmd_encode(args: argparse.Namespace) -> int:
     entropy = codec.stream_entropy(n_q, not args.no_entropy_coding)
 
     def work(src: Path, dst: Path) -> None:
-        wav = load_audio(src, codec.sample_rate)
-        save_codes(dst, codec.encode(wav, codec.sample_rate, n_q), codec.header(n_q, len(wav)), entropy)
-        _say(args, _written(src, dst, codec, n_q, dst.stat().st_size, len(wav) / codec.sample_rate))
+        codes, samples = codec.encode_stream(read_audio_blocks(src, codec.sample_rate), n_q)
+        save_codes(dst, codes, codec.header(n_q, samples), entropy)
+        _say(args, _written(src, dst, codec, n_q, dst.stat().st_size, samples / codec.sample_rate))
 
     return _for_each(_pairs(args.inputs, args.output, ".tlc"), args.force, work)
 
@@ -151,7 +151,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
     def work(src: Path, dst: Path) -> None:
         codes, header = load_codes(src, entropy=codec.entropy, model=codec.model_header)
-        write_wav(dst, codec.decode(codes, header.num_samples), codec.sample_rate)
+        write_wav(dst, codec.decode_stream(codes, header.num_samples), codec.sample_rate)
         _say(args, f"{src} -> {dst}: {header.num_samples / header.sample_rate:.2f} s, "
                    f"{codec.sample_rate} Hz mono PCM16")
 
@@ -159,17 +159,20 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def cmd_roundtrip(args: argparse.Namespace) -> None:
-    from .audio import load_audio, write_wav
+    from .audio import read_audio_blocks, write_wav
+    from .bitstream import decode_bytes, encode_bytes
     from .fileio import check_output_file
 
     _check_output(args.output, args.force)
     check_output_file(args.output)      # before loading the model and encoding, not after
     codec = _load_codec(args)
     n_q = _n_q(codec, args)
-    wav = load_audio(args.input, codec.sample_rate)
-    data = codec.compress(wav, codec.sample_rate, n_q)
-    write_wav(args.output, codec.decompress(data), codec.sample_rate)
-    _say(args, _written(args.input, args.output, codec, n_q, len(data), len(wav) / codec.sample_rate))
+    codes, samples = codec.encode_stream(read_audio_blocks(args.input, codec.sample_rate), n_q)
+    data = encode_bytes(codes, codec.header(n_q, samples), codec.stream_entropy(n_q))
+    # through the bytes, as a file would go
+    codes, header = decode_bytes(data, entropy=codec.entropy, model=codec.model_header)
+    write_wav(args.output, codec.decode_stream(codes, header.num_samples), codec.sample_rate)
+    _say(args, _written(args.input, args.output, codec, n_q, len(data), samples / codec.sample_rate))
 
 
 def _header_problem(header, args: argparse.Namespace) -> tuple[str, str | None]:

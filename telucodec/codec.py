@@ -4,13 +4,16 @@
     codec = telucodec.load()                      # the shipped default model (or a path)
     codes = codec.encode(wav, 16000, n_q=3)       # int64 (n_q, frames)
     audio = codec.decode(codes)                   # float32 (samples,)
+    audio = codec.decode(codes, len(codec.prepare(wav, rate)))   # trimmed to the input's 16 kHz length
     data = codec.compress(wav, 16000, n_q=3)      # .tlc bytes; codec.decompress(data) -> audio
 
 A model file may carry an entropy model (``entropy.EntropyModel``, fitted by ``telucodec
 fit-entropy``); ``compress`` then writes entropy-coded streams (format version 2).
 
-Long inputs are processed in chunks with context on both sides (left only for causal models),
-so memory is bounded and the output matches whole-input processing away from chunk edges.
+Long inputs are processed in chunks with context on both sides (left only for causal models);
+the output matches whole-input processing away from chunk edges. ``encode_stream`` and
+``decode_stream`` take and give audio in blocks, so a long file's audio is never held whole
+(the codes are: n_q x frames int64). Clips of any length from one sample are coded.
 """
 from __future__ import annotations
 
@@ -18,12 +21,13 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .audio import to_mono_16k
+from .audio import pcm_to_float, to_mono_16k
 from .bitstream import CodecHeader, decode_bytes, encode_bytes
 from .checkpoint import BEST, LAST, model_from_checkpoint
 from .config import ModelConfig, QuantizerConfig, TrainConfig, dataclass_from_dict
@@ -130,17 +134,39 @@ class Codec:
             raise TeluCodecError(f"n_q must be between 1 and {self.max_n_q}, got {n_q}")
         return n_q
 
-    # ------------------------------------------------------------------ codes
-    def _prepare(self, wav, sample_rate: int) -> np.ndarray:
-        wav = wav.detach().cpu().numpy() if isinstance(wav, torch.Tensor) else np.asarray(wav)
-        if wav.ndim == 2 and wav.shape[0] < wav.shape[1] and wav.shape[0] <= 8:
-            wav = wav.T                                   # (channels, samples) -> (samples, channels)
-        if wav.ndim not in (1, 2) or wav.shape[0] == 0:
+    # ------------------------------------------------------------------ audio in
+    def prepare(self, wav, sample_rate: int) -> np.ndarray:
+        """The audio as the model takes it: float32 (samples,), mono, at ``self.sample_rate``, in [-1, 1].
+
+        ``wav`` is a numpy array or torch tensor: (samples,) mono, or 2-D with the channels on the
+        shorter axis, (samples, channels) as soundfile returns or (channels, samples) as torchaudio
+        does; float in [-1, 1] (louder samples are clipped), or integer PCM, scaled as soundfile
+        scales it (``audio.pcm_to_float``: int16 / 32768, ...). ``len(prepare(wav, rate))`` is the
+        length that ``decode(codes, num_samples)`` and ``header(n_q, num_samples)`` take.
+        Raises TeluCodecError for an empty or non-finite array, a 2-D array whose samples and
+        channels cannot be told apart (both axes the same length, or both 8 or shorter), or a dtype
+        that is not audio.
+        """
+        if isinstance(wav, torch.Tensor):
+            wav = wav.detach().cpu()
+            wav = (wav.float() if wav.is_floating_point() else wav).numpy()
+        wav = np.asarray(wav)
+        if wav.ndim not in (1, 2) or wav.size == 0:
             raise TeluCodecError(f"expected audio of shape (samples,) or (samples, channels), got {wav.shape}")
+        if wav.ndim == 2 and 1 not in wav.shape:
+            if wav.shape[0] == wav.shape[1] or max(wav.shape) <= 8:
+                raise TeluCodecError(f"audio of shape {wav.shape}: cannot tell samples from channels; "
+                                     "pass (samples,) mono or (samples, channels) with more samples than channels")
+            if wav.shape[0] < wav.shape[1]:
+                wav = wav.T                           # (channels, samples) -> (samples, channels)
+        elif wav.ndim == 2:
+            wav = wav.reshape(-1)                     # one channel, on either axis
+        wav = pcm_to_float(wav)
         if not np.isfinite(wav).all():
             raise TeluCodecError("audio contains NaN or infinite samples")
         return to_mono_16k(wav, sample_rate, self.sample_rate)
 
+    # ------------------------------------------------------------------ codes
     def _windows(self, frames: int):
         """(start, stop, lo, hi): emit frames [start, stop) computed from context window [lo, hi)."""
         right = 0 if self.config.causal else self.context_frames
@@ -149,63 +175,123 @@ class Codec:
             yield start, stop, max(0, start - self.context_frames), min(frames, stop + right)
 
     def encode(self, wav, sample_rate: int, n_q: int | None = None) -> np.ndarray:
-        """Codes, int64 of shape (n_q, ceil(samples / hop)), for mono or multichannel audio at any rate."""
-        return self._encode(self._prepare(wav, sample_rate), self.check_n_q(n_q))
+        """Codes, int64 of shape (n_q, ceil(samples / hop)), for audio of any length from one sample,
+        mono or multichannel, at any rate (``prepare`` says what it accepts; ``samples`` is
+        ``len(prepare(wav, sample_rate))``). Raises TeluCodecError for bad audio or n_q."""
+        return self._encode(self.prepare(wav, sample_rate)[None], self.check_n_q(n_q))[0]
+
+    def encode_stream(self, blocks: Iterable[np.ndarray], n_q: int | None = None) -> tuple[np.ndarray, int]:
+        """(codes (n_q, frames) int64, samples) for prepared audio (mono float32 at ``sample_rate``,
+        e.g. ``audio.read_audio_blocks``) arriving in consecutive blocks of any sizes: each chunk is
+        encoded as soon as its samples and right context are in, so memory holds one chunk with its
+        context, not the signal. The codes equal ``encode`` of the joined blocks."""
+        codes, samples = self._encode_stream(((np.asarray(b, dtype=np.float32)[None]) for b in blocks),
+                                             self.check_n_q(n_q))
+        return codes[0], samples
+
+    def _encode(self, wavs: np.ndarray, n_q: int) -> np.ndarray:
+        """Codes (B, n_q, frames) of prepared clips of one length, ``wavs`` (B, samples)."""
+        step = self.chunk_frames * self.hop_length
+        return self._encode_stream((wavs[:, i : i + step] for i in range(0, wavs.shape[1], step)), n_q)[0]
 
     @torch.no_grad()
-    def _encode(self, wav: np.ndarray, n_q: int) -> np.ndarray:
-        """``encode`` for audio already prepared (mono float32 at ``sample_rate``, in [-1, 1])."""
-        hop = self.hop_length
-        frames = math.ceil(len(wav) / hop)
-        wav = np.pad(wav, (0, frames * hop - len(wav)))
-        out = np.empty((n_q, frames), dtype=np.int64)
+    def _encode_stream(self, blocks: Iterable[np.ndarray], n_q: int) -> tuple[np.ndarray, int]:
+        """``_encode`` of blocks (B, n) joined along time: (codes (B, n_q, frames), samples)."""
+        hop, right = self.hop_length, 0 if self.config.causal else self.context_frames
+        held, first, done, samples = None, 0, 0, 0    # held: samples from frame ``first`` on
+        parts: list[np.ndarray] = []
+
+        def run(start: int, stop: int, lo: int, hi: int) -> None:
+            chunk = torch.from_numpy(np.ascontiguousarray(held[:, (lo - first) * hop : (hi - first) * hop]))
+            codes = self.model.encode(chunk[:, None].to(self.device), n_q)
+            parts.append(codes[:, :, start - lo : stop - lo].cpu().numpy())
+
+        for block in blocks:
+            held = block if held is None else np.concatenate([held, block], axis=1)
+            samples += block.shape[1]
+            while (done + self.chunk_frames + right) * hop <= samples:   # this window is complete
+                stop = done + self.chunk_frames
+                run(done, stop, max(0, done - self.context_frames), stop + right)
+                done = stop
+                keep = max(0, done - self.context_frames)              # the next window's left context
+                held, first = held[:, (keep - first) * hop :], keep
+        if samples == 0:
+            raise TeluCodecError("audio is empty")
+        frames = math.ceil(samples / hop)
+        held = np.pad(held, ((0, 0), (0, frames * hop - samples)))      # the last partial frame
         for start, stop, lo, hi in self._windows(frames):
-            chunk = torch.from_numpy(wav[lo * hop : hi * hop])[None, None].to(self.device)
-            out[:, start:stop] = self.model.encode(chunk, n_q)[0, :, start - lo : stop - lo].cpu().numpy()
-        return out
+            if start >= done:
+                run(start, stop, lo, hi)
+        return np.concatenate(parts, axis=2), samples
 
-    @torch.no_grad()
-    def decode(self, codes, num_samples: int | None = None) -> np.ndarray:
-        """Float32 audio (samples,) in [-1, 1] at ``sample_rate`` from codes (n_q, frames)."""
+    def _check_codes(self, codes) -> np.ndarray:
         codes = np.asarray(codes)
         if codes.ndim != 2 or not 1 <= codes.shape[0] <= self.max_n_q:
             raise TeluCodecError(f"codes must have shape (n_q <= {self.max_n_q}, frames), got {codes.shape}")
         if codes.size and (codes.min() < 0 or codes.max() >= self.config.quantizer.codebook_size):
             raise TeluCodecError("codes out of range for this model's codebooks")
-        hop, frames = self.hop_length, codes.shape[1]
-        out = np.empty(frames * hop, dtype=np.float32)
-        codes_t = torch.from_numpy(codes.astype(np.int64))
-        for start, stop, lo, hi in self._windows(frames):
-            audio = self.model.decode(codes_t[None, :, lo:hi].to(self.device))[0, 0].float().cpu().numpy()
-            out[start * hop : stop * hop] = audio[(start - lo) * hop : (stop - lo) * hop]
-        return out[:num_samples] if num_samples is not None else out
+        return codes.astype(np.int64, copy=False)
+
+    def decode(self, codes, num_samples: int | None = None) -> np.ndarray:
+        """Float32 audio (samples,) in [-1, 1] at ``sample_rate`` from codes (n_q, frames): frames x hop
+        samples, or the first ``num_samples`` of them. Raises TeluCodecError for codes of the wrong
+        shape or out of the codebooks' range."""
+        codes = self._check_codes(codes)
+        length = codes.shape[1] * self.hop_length
+        out = np.empty(length if num_samples is None else max(0, min(length, num_samples)), dtype=np.float32)
+        filled = 0
+        for block in self.decode_stream(codes, num_samples):
+            out[filled : filled + len(block)] = block
+            filled += len(block)
+        return out
+
+    def decode_stream(self, codes, num_samples: int | None = None) -> Iterator[np.ndarray]:
+        """``decode`` as consecutive float32 blocks (one per chunk, ``chunk_seconds`` long), for
+        writing a long output without holding it whole (``audio.write_wav`` takes them)."""
+        codes = self._check_codes(codes)
+        if num_samples is not None and num_samples < 0:
+            raise TeluCodecError(f"num_samples must be >= 0, got {num_samples}")
+        remaining = codes.shape[1] * self.hop_length if num_samples is None else num_samples
+        for block in self._decode_stream(codes[None]):
+            yield block[0, :remaining]
+            remaining -= min(remaining, block.shape[1])
+            if remaining == 0:
+                return
 
     @torch.no_grad()
+    def _decode_stream(self, codes: np.ndarray) -> Iterator[np.ndarray]:
+        """Audio blocks (B, samples) of codes (B, n_q, frames) int64, chunk by chunk."""
+        hop, codes_t = self.hop_length, torch.from_numpy(codes)
+        for start, stop, lo, hi in self._windows(codes.shape[2]):
+            audio = self.model.decode(codes_t[:, :, lo:hi].to(self.device))[:, 0].float().cpu().numpy()
+            yield audio[:, (start - lo) * hop : (stop - lo) * hop]
+
     def encode_batch(self, wavs: list, sample_rate: int, n_q: int | None = None) -> list[np.ndarray]:
-        """Encode clips of different lengths in one padded forward pass; codes trimmed per clip.
-
-        Zero padding can change the last few frames of shorter clips slightly (the encoder sees
-        silence past their end instead of nothing), as in other batch codecs.
-        """
+        """``encode`` of each clip, clips of the same prepared length in one forward pass (clips
+        are never padded, so each item's codes are what ``encode`` gives it alone). An empty list
+        gives an empty list."""
         n_q = self.check_n_q(n_q)
-        clips = [self._prepare(w, sample_rate) for w in wavs]
-        longest = max(len(c) for c in clips)
-        batch = torch.zeros(len(clips), 1, longest)
-        for i, clip in enumerate(clips):
-            batch[i, 0, : len(clip)] = torch.from_numpy(clip)
-        codes = self.model.encode(batch.to(self.device), n_q).cpu().numpy()
-        return [codes[i, :, : math.ceil(len(c) / self.hop_length)] for i, c in enumerate(clips)]
+        clips = [self.prepare(w, sample_rate) for w in wavs]
+        codes: list[np.ndarray] = [np.empty(0)] * len(clips)
+        for indices in _same_length(len(c) for c in clips):
+            for i, item in zip(indices, self._encode(np.stack([clips[i] for i in indices]), n_q)):
+                codes[i] = item
+        return codes
 
-    @torch.no_grad()
     def decode_batch(self, codes: list[np.ndarray], lengths: list[int] | None = None) -> list[np.ndarray]:
-        """Decode several code arrays (same n_q) in one padded pass; audio trimmed per item."""
-        longest = max(c.shape[1] for c in codes)
-        batch = torch.zeros(len(codes), codes[0].shape[0], longest, dtype=torch.long)
-        for i, c in enumerate(codes):
-            batch[i, :, : c.shape[1]] = torch.from_numpy(np.asarray(c, dtype=np.int64))
-        audio = self.model.decode(batch.to(self.device))[:, 0].float().cpu().numpy()
+        """``decode`` of each code array, those of the same shape in one forward pass (never padded
+        to a common length: padding codes would change the last frames of the shorter items).
+        ``lengths``: samples to keep of each (default frames x hop). An empty list gives an empty list."""
+        codes = [self._check_codes(c) for c in codes]
         lengths = lengths or [c.shape[1] * self.hop_length for c in codes]
-        return [audio[i, :n] for i, n in enumerate(lengths)]
+        if len(lengths) != len(codes):
+            raise TeluCodecError(f"{len(codes)} code arrays but {len(lengths)} lengths")
+        audio: list[np.ndarray] = [np.empty(0)] * len(codes)
+        for indices in _same_length(c.shape for c in codes):
+            decoded = np.concatenate(list(self._decode_stream(np.stack([codes[i] for i in indices]))), axis=1)
+            for i, item in zip(indices, decoded):
+                audio[i] = item[: lengths[i]]
+        return audio
 
     # ------------------------------------------------------------------ bytes
     @property
@@ -225,10 +311,11 @@ class Codec:
         return self.entropy if entropy_coded and usable else None
 
     def compress(self, wav, sample_rate: int, n_q: int | None = None, entropy_coded: bool = True) -> bytes:
-        """A complete ``.tlc`` stream (see docs/FORMAT.md) for the audio: entropy-coded (version 2)
-        when the model has an entropy model and ``entropy_coded``, else bit-packed (version 1)."""
-        wav = self._prepare(wav, sample_rate)
-        codes = self._encode(wav, self.check_n_q(n_q))
+        """A complete ``.tlc`` stream (see docs/FORMAT.md) for the audio (what ``encode`` accepts):
+        entropy-coded (version 2) when the model has an entropy model and ``entropy_coded``, else
+        bit-packed (version 1)."""
+        wav = self.prepare(wav, sample_rate)
+        codes = self._encode(wav[None], self.check_n_q(n_q))[0]
         n_q = codes.shape[0]
         return encode_bytes(codes, self.header(n_q, len(wav)), self.stream_entropy(n_q, entropy_coded))
 
@@ -237,6 +324,14 @@ class Codec:
         other, or for a header whose sample rate, hop, codebook bits or n_q this model does not have)."""
         codes, header = decode_bytes(data, entropy=self.entropy, model=self.model_header)
         return self.decode(codes, header.num_samples)
+
+
+def _same_length(shapes: Iterable) -> list[list[int]]:
+    """Indices of the items grouped by equal shape (or length), in order of first appearance."""
+    groups: dict = {}
+    for i, shape in enumerate(shapes):
+        groups.setdefault(shape, []).append(i)
+    return list(groups.values())
 
 
 def save_pretrained(model: TeluCodec, path: str | os.PathLike, half: bool = True,

@@ -292,12 +292,23 @@ class TrainConfig(_Validated):
             (self.batch_size >= 1, "batch_size must be at least 1"),
             (self.grad_accum_steps >= 1, "grad_accum_steps must be at least 1"),
             (self.num_epochs >= 1, "num_epochs must be at least 1"),
-            (self.data.segment_seconds * self.model.sample_rate >= self.model.hop_length,
-             "data.segment_seconds is shorter than one codec frame"),
+            (self.data.segment_seconds * self.model.sample_rate >= self.min_segment_samples(),
+             f"data.segment_seconds must be at least {self.min_segment_samples() / self.model.sample_rate:g} s "
+             f"({self.min_segment_samples()} samples: one codec frame, and more than half the largest FFT "
+             f"of the losses), got {self.data.segment_seconds:g}"),
             (self.num_workers >= 0, "num_workers must be >= 0"),
             (self.log_every >= 1 and self.save_every >= 1, "log_every and save_every must be >= 1"),
             (self.bypass_quantizer_steps >= 0, "bypass_quantizer_steps must be >= 0"),
         ]
+
+    def min_segment_samples(self) -> int:
+        """The shortest training segment (samples) every part of training can take: one codec
+        frame, and more than n_fft / 2 samples for each reflect-padded STFT of a loss that is on."""
+        loss, adversarial = self.loss, self.adversarial
+        ffts = [*(loss.stft_ffts if loss.stft_weight else ()), *(loss.mel_ffts if loss.mel_weight else ()),
+                *(loss.complex_ffts if loss.complex_weight or loss.magnitude_weight else ()),
+                *(adversarial.ffts if adversarial.start_step >= 0 else ())]
+        return max([self.model.hop_length, *(n_fft // 2 + 1 for n_fft in ffts)])
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

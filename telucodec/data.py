@@ -115,7 +115,9 @@ class EpochSampler(Sampler[int]):
     """Indices 0..n-1 in order, sharded across ranks, starting after ``skip`` of this rank's items.
 
     Order is irrelevant (the dataset randomises per item), so sharding is a strided slice and
-    resuming mid-epoch is a skip.
+    resuming mid-epoch is a skip. Every rank gets the same number of items, ``n // world_size``
+    (the last ``n % world_size`` are left out, as ``DistributedSampler(drop_last=True)`` does):
+    ranks that took different numbers of steps would pair their collectives across steps.
     """
 
     def __init__(self, n: int, rank: int = 0, world_size: int = 1):
@@ -123,10 +125,10 @@ class EpochSampler(Sampler[int]):
         self.skip = 0
 
     def __iter__(self):
-        return iter(range(self.rank + self.skip * self.world, self.n, self.world))
+        return iter(range(self.rank + self.skip * self.world, self.n // self.world * self.world, self.world))
 
     def __len__(self) -> int:
-        return max(0, len(range(self.rank, self.n, self.world)) - self.skip)
+        return max(0, self.n // self.world - self.skip)
 
 
 def validation_clips(clips: list[np.ndarray], sample_rate: int, seconds: float, max_files: int) -> list[np.ndarray]:

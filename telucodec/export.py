@@ -9,8 +9,11 @@ writes to DIR:
                                 -> audio float32 (1, 1, frames * hop) in [-1, 1]
     telucodec.json              sample rate, hop, n_q, codebook size and model id (for .tlc headers)
 
-Lengths are dynamic. The graphs compute what ``TeluCodec.encode`` / ``decode`` compute on the
-whole input at once (``Codec`` processes long inputs in chunks, equal away from chunk edges).
+Lengths are dynamic: the encoder takes any clip of one sample or more, the decoder any number of
+frames from one (the encoder's axis is declared from one hop up, the least torch.export accepts
+for every architecture; shorter clips run as well, and the tests run 1 sample). The graphs
+compute what ``TeluCodec.encode`` / ``decode`` compute on the whole input at once (``Codec``
+processes long inputs in chunks, equal away from chunk edges).
 ONNX has no complex numbers, so every STFT / iSTFT of the model is swapped for its convolution
 form (``spectral.convolutional``): the same sums, equal to float rounding.
 """
@@ -140,8 +143,8 @@ def export(model: TeluCodec, out_dir: str | Path, fmt: str = "onnx", n_q: int | 
     paths = [out_dir / f"encoder{FORMATS[fmt]}", out_dir / f"decoder{FORMATS[fmt]}"]
     with torch.no_grad(), _quiet_exporter():
         if fmt == "onnx":
-            samples = torch.export.Dim("samples", min=2 * cfg.hop_length, max=2**31 - 1)
-            decoder_dims = {2: torch.export.Dim("frames", min=2, max=2**31 - 1)}
+            samples = torch.export.Dim("samples", min=cfg.hop_length, max=2**31 - 1)
+            decoder_dims = {2: torch.export.Dim("frames", min=1, max=2**31 - 1)}
             if cfg.quantizer.n_q > 1:   # a dimension that can only be 1 is not dynamic
                 decoder_dims[1] = torch.export.Dim("n_q", min=1, max=cfg.quantizer.n_q)
             _export_onnx(encoder, audio, paths[0], "audio", "codes", {2: samples})

@@ -3,7 +3,8 @@
 Working at the frame rate (200 Hz for hop 80) instead of the sample rate costs far fewer
 operations per second of audio, and predicting STFT frames lets the decoder skip the
 upsampling stack entirely (as in Vocos / WavTokenizer). The STFT (spectral.py) uses hop = the
-model's hop, n_fft = 4 x hop and reflect padding. The output passes through Tanh like the
+model's hop, n_fft = 4 x hop and reflect padding (clips of two hops or less are zero-padded to three
+first: reflection needs more than n_fft / 2 samples). The output passes through Tanh like the
 convolutional decoder's, so it stays in [-1, 1]. Not causal: the STFT window looks ahead.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .spectral import ISTFT, STFT
+from .spectral import ISTFT, STFT, zero_pad_to
 
 
 class ConvNeXtBlock(nn.Module):
@@ -49,7 +50,9 @@ class FrameEncoder(nn.Module):
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         frames = wav.shape[-1] // self.hop
-        real, imag = self.stft.real_imag(wav[:, 0])
+        # reflect padding needs more than n_fft / 2 = 2 hops: a clip of 2 hops or less is zero-padded
+        # to 3 first (its frames see silence past its end); longer clips are left exactly as they were
+        real, imag = self.stft.real_imag(zero_pad_to(wav[:, 0], 3 * self.hop))
         real, imag = real[..., :frames], imag[..., :frames]
         magnitude = (real ** 2 + imag ** 2).sqrt().clamp(min=1e-5)
         # log magnitude plus the phase as a unit vector: all the information, in tame ranges

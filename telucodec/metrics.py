@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import torch
@@ -93,11 +94,18 @@ def pesq_wb(ref: np.ndarray, est: np.ndarray, sample_rate: int = 16000) -> float
 
 
 def stoi(ref: np.ndarray, est: np.ndarray, sample_rate: int = 16000, extended: bool = False) -> float:
-    """Short-time objective intelligibility (ESTOI with ``extended=True``)."""
+    """Short-time objective intelligibility (ESTOI with ``extended=True``); NaN when STOI cannot score
+    the clip: fewer than 30 non-silent analysis frames (about 0.4 s), where ``pystoi`` would fail
+    or return a placeholder 1e-5."""
     from pystoi import stoi as _stoi
 
     ref, est = _pair(ref, est)
-    return float(_stoi(ref, est, sample_rate, extended=extended))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "Not enough STFT frames", RuntimeWarning)   # pystoi's 1e-5 placeholder
+        try:
+            return float(_stoi(ref, est, sample_rate, extended=extended))
+        except (RuntimeWarning, ValueError, IndexError):   # too short for even one analysis frame
+            return float("nan")
 
 
 def all_metrics(ref: np.ndarray, est: np.ndarray, sample_rate: int = 16000, perceptual: bool = True) -> dict[str, float]:

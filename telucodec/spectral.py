@@ -9,7 +9,9 @@ implement; losses and metrics may use the complex ``forward``.
 """
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -59,6 +61,28 @@ class ISTFT(nn.Module):
     def from_real_imag(self, real: torch.Tensor, imag: torch.Tensor, length: int) -> torch.Tensor:
         """The inverse from real and imaginary parts (B, n_fft / 2 + 1, frames); length <= frames * hop."""
         return self(torch.complex(real.float(), imag.float()), length)
+
+
+def _pad_end(wav: torch.Tensor, length: int) -> torch.Tensor:
+    return F.pad(wav, (0, max(0, length - wav.shape[-1])))
+
+
+@functools.cache
+def _scripted_pad_end():
+    with warnings.catch_warnings():   # torch.jit is deprecated, but TorchScript export still uses it
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.script(_pad_end)
+
+
+def zero_pad_to(wav: torch.Tensor, length: int) -> torch.Tensor:
+    """``wav`` (..., L) zero-padded at the end to ``length`` samples when shorter, else unchanged.
+
+    Written to keep the length dynamic in every graph form: ``torch.sym_max`` in eager mode and
+    under ``torch.export`` (ONNX), a scripted function under ``torch.jit.trace`` (which would
+    otherwise freeze the example's padding into the TorchScript graph)."""
+    if torch.jit.is_tracing():
+        return _scripted_pad_end()(wav, length)
+    return F.pad(wav, (0, torch.sym_max(0, length - wav.shape[-1])))
 
 
 def _dft_angles(n_fft: int) -> torch.Tensor:

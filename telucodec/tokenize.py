@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from .audio import find_audio_files, load_audio
+from .audio import find_audio_files, read_audio_blocks
 from .errors import OutputError, TeluCodecError
 from .fileio import atomic_write, check_output_folder, distinct_outputs, write_error
 
@@ -37,10 +37,10 @@ def _init_worker(model: Path | None, threads: int | None = None) -> None:
 
 
 def _tokenize_one(src: Path, dst: Path, n_q: int) -> dict:
-    wav = load_audio(src, _codec.sample_rate)
-    codes = _codec.encode(wav, _codec.sample_rate, n_q).astype(np.int16)
+    codes, samples = _codec.encode_stream(read_audio_blocks(src, _codec.sample_rate), n_q)
+    codes = codes.astype(np.int16)
     atomic_write(dst, lambda tmp: _save_npy(tmp, codes))
-    return {"frames": int(codes.shape[1]), "n_q": int(codes.shape[0]), "seconds": len(wav) / _codec.sample_rate}
+    return {"frames": int(codes.shape[1]), "n_q": int(codes.shape[0]), "seconds": samples / _codec.sample_rate}
 
 
 def _save_npy(path: str, array: np.ndarray) -> None:

@@ -10,8 +10,9 @@ import torch
 
 import telucodec
 from conftest import tiny_model_config, voiced_clip
-from telucodec.bitstream import HEADER_SIZE
+from telucodec.bitstream import HEADER_SIZE, save_codes
 from telucodec.cli import main
+from telucodec.config import ModelConfig, dataclass_from_dict
 from telucodec.model import TeluCodec
 
 
@@ -228,3 +229,77 @@ def test_fit_entropy_then_entropy_coded_files(model_path, speech, clip_dir, tmp_
         assert cli("decode", tmp_path / f"{name}.tlc", "-o", tmp_path / f"{name}.wav", "--model", fitted) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and f"{name}.tlc" in err[0] and not (tmp_path / f"{name}.wav").exists()
+
+
+# ----------------------------------------------------------------------------- every input (issue 14)
+
+def _tiny_frame_codec() -> telucodec.Codec:
+    """A tiny ``frame`` model (hop 80): its reflect-padded STFT needs more than 160 samples."""
+    cfg = dataclass_from_dict(ModelConfig, {"architecture": "frame", "strides": [80], "latent_dim": 16, "frame_dim": 16,
+                                            "frame_blocks": 1, "quantizer": {"n_q": 4, "codebook_size": 64,
+                                                                             "kmeans_iters": 2}})
+    model = TeluCodec(cfg)
+    model(torch.from_numpy(voiced_clip(1.0))[None, None])
+    return telucodec.Codec(model.eval())
+
+
+def test_clips_from_one_sample_code_back_to_their_own_length():
+    codec = _tiny_frame_codec()
+    clips = [voiced_clip(n / 16000, seed=n) for n in (1, 100, 160, 200, 320)]
+    for clip in clips:
+        codes = codec.encode(clip, 16000)
+        assert codes.shape == (4, -(-len(clip) // 80))
+        assert len(codec.decode(codes, len(clip))) == len(codec.decompress(codec.compress(clip, 16000))) == len(clip)
+    assert [c.shape[1] for c in codec.encode_batch(clips, 16000)] == [1, 2, 2, 3, 4]
+
+
+def test_a_20_ms_file_goes_through_every_file_command(tmp_path):
+    """The shipped model (frame, hop 160) on a 200-sample file: encode, decode, roundtrip, tokenize."""
+    (tmp_path / "in").mkdir()
+    sf.write(tmp_path / "in" / "short.wav", voiced_clip(200 / 16000), 16000)
+    src = tmp_path / "in" / "short.wav"
+    assert cli("encode", src, "-o", tmp_path / "s.tlc") == 0
+    assert cli("decode", tmp_path / "s.tlc", "-o", tmp_path / "s.wav") == 0
+    assert cli("roundtrip", src, "-o", tmp_path / "r.wav") == 0
+    assert sf.info(tmp_path / "s.wav").frames == sf.info(tmp_path / "r.wav").frames == 200
+    assert cli("tokenize", tmp_path / "in", "-o", tmp_path / "tok") == 0
+    assert np.load(tmp_path / "tok" / "short.npy").shape[1] == 2
+
+
+def test_integer_pcm_arrays_are_scaled_like_soundfile(model_path):
+    codec = telucodec.load(model_path)
+    clip = voiced_clip(0.5)
+    pcm16 = np.round(clip * 32767).astype(np.int16)
+    expected = codec.encode(pcm16 / 32768, 16000)
+    assert np.array_equal(codec.encode(pcm16, 16000), expected)
+    assert np.array_equal(codec.encode(pcm16.astype(np.int32) << 16, 16000), expected)
+    assert np.abs(codec.prepare((pcm16 // 256 + 128).astype(np.uint8), 16000) - pcm16 / 32768).max() < 1 / 128
+    with pytest.raises(telucodec.TeluCodecError, match="dtype bool"):
+        codec.encode(clip > 0, 16000)
+
+
+def test_channels_first_arrays_and_the_16k_length_for_other_rates(model_path, tmp_path):
+    codec = telucodec.load(model_path)
+    stereo = np.stack([voiced_clip(1.0, sr=44100), voiced_clip(1.0, seed=1, sr=44100)], 1)   # (44100, 2)
+    codes = codec.encode(stereo, 44100, n_q=2)
+    assert np.array_equal(codec.encode(stereo.T, 44100, n_q=2), codes)          # (2, 44100): the same audio
+    assert np.array_equal(codec.encode(torch.from_numpy(stereo.T), 44100, n_q=2), codes)
+    n = len(codec.prepare(stereo, 44100))
+    assert n == 16000 and len(codec.decode(codes, n)) == n
+    save_codes(tmp_path / "a.tlc", codes, codec.header(2, n))
+    assert len(codec.decompress((tmp_path / "a.tlc").read_bytes())) == n
+    for ambiguous in (np.zeros((4, 4)), np.zeros((2, 8))):
+        with pytest.raises(telucodec.TeluCodecError, match="cannot tell samples from channels"):
+            codec.encode(ambiguous + 0.1, 16000)
+    assert codec.encode_batch([], 16000) == [] and codec.decode_batch([]) == []
+
+
+def test_batch_decodes_and_encodes_equal_single_ones(model_path):
+    codec = telucodec.load(model_path)
+    clips = [voiced_clip(1.0), voiced_clip(0.6, seed=2), voiced_clip(1.0, seed=3), voiced_clip(0.33, seed=4)]
+    batch = codec.encode_batch(clips, 16000, n_q=3)
+    for clip, codes in zip(clips, batch):
+        assert np.array_equal(codes, codec.encode(clip, 16000, n_q=3))
+    lengths = [len(c) for c in clips]
+    for codes, n, audio in zip(batch, lengths, codec.decode_batch(batch, lengths)):
+        np.testing.assert_allclose(audio, codec.decode(codes, n), rtol=0, atol=1e-6)

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from conftest import tiny_model_config, voiced_clip
 from telucodec.config import AdversarialConfig, LossConfig
+from telucodec.data import EpochSampler
 from telucodec.discriminator import Adversary
 from telucodec.losses import CodecLoss
 from telucodec.model import TeluCodec
@@ -159,6 +161,16 @@ def test_ranks_resuming_from_different_steps_fail_together(tmp_path):
         mp.spawn(_start_at, args=((0, 7), str(tmp_path)), nprocs=2)
 
 
+def test_every_rank_gets_the_same_number_of_items():
+    for n, world, skip in [(7, 2, 0), (10, 3, 0), (6, 2, 0), (1, 2, 0), (11, 4, 1)]:
+        samplers = [EpochSampler(n, rank, world) for rank in range(world)]
+        for sampler in samplers:
+            sampler.skip = skip
+        shards = [list(sampler) for sampler in samplers]
+        assert [len(shard) for shard in shards] == [len(sampler) for sampler in samplers] == [n // world - skip] * world
+        assert len(set().union(*shards)) == sum(map(len, shards))    # no item twice
+
+
 # ----------------------------------------------------------------------------- through the CLI
 
 def run_cli(*args, torchrun: bool = False) -> subprocess.CompletedProcess:
@@ -207,3 +219,17 @@ def test_bf16_autocast_on_cpu_trains_with_finite_losses(clip_dir, tmp_path):
     assert state["step"] == 2 and state["skipped_steps"] == 0   # every loss and gradient norm was finite
     assert state["config"]["precision"] == "bf16"
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_torchrun_with_segments_that_do_not_split_evenly_over_ranks(tmp_path):
+    # one 1.75 s clip in 0.25 s segments: 7 per epoch over 2 ranks with batch 1. Before, rank 0 took
+    # a 4th step in an epoch announced as 3, and the ranks' all_reduces paired across steps
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(data / "one.wav", voiced_clip(1.75), 16000)
+    result = run_cli("--data_dir", data, "--checkpoint_dir", tmp_path, *COMMON, "--batch_size", "1",
+                     "--num_epochs", "2", torchrun=True)
+    assert result.returncode == 0, result.stderr
+    assert "3 steps per epoch" in result.stdout
+    state = torch.load(tmp_path / "telucodec" / "last.pt", weights_only=False)
+    assert state["step"] == 6 and state["epoch"] == 2

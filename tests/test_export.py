@@ -17,8 +17,10 @@ from telucodec.model import TeluCodec
 from telucodec.spectral import ConvISTFT, ConvSTFT
 
 ROOT = Path(__file__).resolve().parents[1]
-# 1 s, and a length that is not a whole number of frames
-CLIPS = [voiced_clip(1.0, seed=5), voiced_clip(0.77, f0=190, seed=6)]
+# 1 s, a length that is not a whole number of frames, and clips of 1 to 320 samples (the frame
+# encoder's reflect padding needs more than 2 hops: shorter clips are zero-padded inside the model)
+CLIPS = [voiced_clip(1.0, seed=5), voiced_clip(0.77, f0=190, seed=6),
+         *[voiced_clip(n / 16000, seed=7) for n in (1, 100, 160, 320)]]
 # Tolerances. Codes: a nearest-code search can flip on a float near-tie, and a flip in the first
 # quantizer changes that frame's later stages too (measured: 100% equal on these clips, 99.8% on
 # a 2.5 s one). Audio from the same codes: measured 1.8e-7 (seanet, peak 0.26) and 5e-8 (frame, peak 0.05).

@@ -175,3 +175,28 @@ def test_durations_use_the_unit_that_shows_them():
 
     assert [duration(s) for s in (4.5, 59.94, 60, 750, 3599, 3600, 13464)] == \
         ["4.5 s", "59.9 s", "1.0 min", "12.5 min", "60.0 min", "1.00 h", "3.74 h"]
+
+
+def test_short_validation_clips_are_scored_with_the_frame_architecture(clip_dir, tmp_path):
+    """A 100-sample validation clip (the frame encoder's reflect padding needs more than 2 hops, 160
+    samples, and STOI about 0.4 s) is scored like any other: the epoch validates it (STOI NaN, left
+    out of the mean) and writes its checkpoint."""
+    val = tmp_path / "val"
+    val.mkdir()
+    sf.write(val / "short.wav", voiced_clip(100 / 16000), 16000)
+    sf.write(val / "long.wav", voiced_clip(0.5, seed=4), 16000)
+    cfg = tmp_path / "frame.yaml"
+    cfg.write_text("model:\n  architecture: frame\n  strides: [80]\n  frame_dim: 16\n  frame_blocks: 1\n")
+    result = run_train("--data_dir", clip_dir, "--val_dir", val, "--checkpoint_dir", tmp_path, "--config", cfg,
+                       "--num_epochs", 1, *BASE)
+    assert result.returncode == 0, result.stderr
+    assert "validation (2 clips" in result.stdout and (tmp_path / "telucodec" / "last.pt").is_file()
+
+
+def test_segments_too_short_for_the_losses_are_refused_before_training(clip_dir, tmp_path):
+    # 320 samples: four codec frames, but the 1024-point STFT losses need more than 512
+    result = run_train("--data_dir", clip_dir, "--checkpoint_dir", tmp_path, *BASE, "--segment_seconds", "0.02")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("telucodec: error: data.segment_seconds must be at least 0.0320625 s (513 samples: "
+                                     "one codec frame, and more than half the largest FFT of the losses), got 0.02")
+    assert not (tmp_path / "telucodec").exists()
