@@ -6,7 +6,9 @@ import pytest
 import soundfile as sf
 import torch
 
+import telucodec
 from telucodec.config import ModelConfig, dataclass_from_dict
+from telucodec.model import TeluCodec
 
 # one thread: tests stay fast and deterministic on a shared 2-core machine
 torch.set_num_threads(1)
@@ -27,6 +29,24 @@ def tiny_model_config(**quantizer) -> ModelConfig:
     q = {"n_q": 4, "codebook_size": 64, "kmeans_iters": 2, **quantizer}
     return dataclass_from_dict(ModelConfig, {"channels": 8, "max_channels": 32, "latent_dim": 16,
                                      "strides": [2, 4, 5, 2], "quantizer": q})
+
+
+def trained_tiny(causal: bool = False) -> TeluCodec:
+    """A tiny seanet model in eval mode, its codebooks initialised by k-means on a 2 s clip."""
+    cfg = tiny_model_config()
+    cfg.causal = causal
+    model = TeluCodec(cfg)
+    model(torch.from_numpy(voiced_clip(2.0))[None, None])   # k-means init of the codebooks
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """``trained_tiny()`` saved as a float32 .safetensors model file (one per test module)."""
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    torch.manual_seed(0)
+    telucodec.save_pretrained(trained_tiny(), path, half=False)
+    return path
 
 
 @pytest.fixture(autouse=True)

@@ -6,21 +6,11 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 import telucodec
 from conftest import voiced_clip
 from telucodec.bitstream import CodecHeader, FormatError, decode_bytes, encode_bytes
 from telucodec.cli import main
-from test_codec_cli import _trained_tiny
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    torch.manual_seed(0)
-    telucodec.save_pretrained(_trained_tiny(), path, half=False)
-    return path
 
 
 def _fail_on_short_clips(monkeypatch):

@@ -12,22 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 import telucodec
 from conftest import voiced_clip
 from telucodec.cli import main
-from test_codec_cli import _trained_tiny
 
 UNWRITABLE = Path("/sys/telucodec_test")   # refuses new files even for root (tests run as root)
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    torch.manual_seed(0)
-    telucodec.save_pretrained(_trained_tiny(), path, half=False)
-    return path
 
 
 @pytest.fixture

@@ -9,27 +9,11 @@ import soundfile as sf
 import torch
 
 import telucodec
-from conftest import tiny_model_config, voiced_clip
+from conftest import trained_tiny, voiced_clip
 from telucodec.bitstream import HEADER_SIZE, save_codes
 from telucodec.cli import main
 from telucodec.config import ModelConfig, dataclass_from_dict
 from telucodec.model import TeluCodec
-
-
-def _trained_tiny(causal: bool = False) -> TeluCodec:
-    cfg = tiny_model_config()
-    cfg.causal = causal
-    model = TeluCodec(cfg)
-    model(torch.from_numpy(voiced_clip(2.0))[None, None])   # k-means init of the codebooks
-    return model.eval()
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    torch.manual_seed(0)
-    telucodec.save_pretrained(_trained_tiny(), path, half=False)
-    return path
 
 
 @pytest.fixture
@@ -115,7 +99,7 @@ def test_bad_tlc_files_and_wrong_model(model_path, speech, tmp_path, capsys):
         assert len(err) == 1 and name in err[0], err
         assert not (tmp_path / f"{name}.wav").exists()
     other = tmp_path / "other.safetensors"
-    telucodec.save_pretrained(_trained_tiny(causal=True), other, half=False)
+    telucodec.save_pretrained(trained_tiny(causal=True), other, half=False)
     assert cli("decode", good, "-o", tmp_path / "w.wav", "--model", other) == 2
     assert "model" in capsys.readouterr().err
 
@@ -162,7 +146,7 @@ def test_tokenize_writes_codes_and_manifest_and_skips_done(model_path, tmp_path)
 
 
 def test_chunked_processing_matches_whole_file():
-    model = _trained_tiny()
+    model = trained_tiny()
     clip = voiced_clip(6.0)
     whole = telucodec.Codec(model, chunk_seconds=100)
     chunked = telucodec.Codec(model, chunk_seconds=1.0, context_seconds=0.5)
@@ -173,7 +157,7 @@ def test_chunked_processing_matches_whole_file():
 
 
 def test_causal_model_streams_identically():
-    model = _trained_tiny(causal=True)
+    model = trained_tiny(causal=True)
     clip = voiced_clip(3.0)
     whole = telucodec.Codec(model, chunk_seconds=100)
     chunked = telucodec.Codec(model, chunk_seconds=0.25, context_seconds=0.5)
