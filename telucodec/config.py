@@ -97,9 +97,7 @@ class QuantizerConfig(_Validated):
     n_q: int = 8                      # number of residual quantizers (8 x 10 bits x 200 Hz = 16 kbps)
     codebook_size: int = 1024
     ema_decay: float = 0.99
-    # k-means on the first batch, or small random vectors; "pca" (factorized only) also fits each
-    # stage's projections to the first batch, so the quantized latent starts close to the latent
-    init: Literal["kmeans", "random", "pca"] = "kmeans"
+    init: Literal["kmeans", "random"] = "kmeans"   # k-means on the first batch, or small random vectors
     random_init_scale: float = 0.01   # std of the random init
     kmeans_iters: int = 10
     # ema only: a code whose EMA count falls below this fraction of the mean count (rows per step /
@@ -131,7 +129,6 @@ class QuantizerConfig(_Validated):
             (self.dead_code_ratio >= 0, "model.quantizer.dead_code_ratio must be >= 0"),
             (0 <= self.dropout_prob <= 1, "model.quantizer.dropout_prob must be in [0, 1]"),
             (self.code_dim >= 1, "model.quantizer.code_dim must be >= 1"),
-            (self.init != "pca" or self.kind == "factorized", "model.quantizer.init pca needs kind factorized"),
         ]
 
 

@@ -7,12 +7,7 @@ keep codebooks well used without EMA or restarts: Yu et al. 2022 (ViT-VQGAN) and
 learns through ``mse(code, projected.detach())``, the encoder through the commitment loss
 ``mse(projected, code.detach())`` (weight ``cfg.commitment``) and a straight-through estimator.
 With ``init: kmeans`` a stage's codebook starts as k-means centroids of its first training batch
-(rank 0's under torch.distributed), useful after the quantizer was bypassed for a while. The
-projections stay random then, so the first quantized latents are far from the latent the decoder
-learned in the bypass (measured on a bypassed 64-d model: latent SNR -6 dB at 8 stages, PESQ-WB
-1.1). ``init: pca`` fits them as well: ``in_proj`` onto the residual's principal components
-(whitened), codes at their clusters' mean projections, ``out_proj`` by least squares from codes to
-residual rows (same model: +4.4 dB, PESQ-WB 1.6), so training resumes near where the bypass ended.
+(rank 0's under torch.distributed), useful after the quantizer was bypassed for a while.
 """
 from __future__ import annotations
 
@@ -36,47 +31,17 @@ class FactorizedCodebook(nn.Module):
         self.in_proj = nn.Linear(dim, cfg.code_dim)
         self.out_proj = nn.Linear(cfg.code_dim, dim)
         self.codebook = nn.Embedding(cfg.codebook_size, cfg.code_dim)
-        self.register_buffer("initialized", torch.tensor(cfg.init == "random"))
+        self.register_buffer("initialized", torch.tensor(cfg.init != "kmeans"))
 
     def _nearest(self, projected: torch.Tensor) -> torch.Tensor:
         similarity = F.normalize(projected.float(), dim=1) @ F.normalize(self.codebook.weight.float(), dim=1).t()
         return similarity.argmax(dim=1)
 
     @torch.no_grad()
-    def _init_from_data(self, rows: torch.Tensor) -> None:
-        """Start from the first training batch's rows (N, dim); every rank takes rank 0's fit."""
-        rows = rows.float()
-        if self.cfg.init == "pca":
-            self._fit_in_proj(rows)
-        projected = self.in_proj(rows)
-        centroids, _ = kmeans(F.normalize(projected, dim=1), self.cfg.codebook_size, self.cfg.kmeans_iters)
+    def _init_from_data(self, projected: torch.Tensor) -> None:
+        centroids, _ = kmeans(F.normalize(projected.float(), dim=1), self.cfg.codebook_size, self.cfg.kmeans_iters)
         self.codebook.weight.copy_(broadcast(centroids))
-        if self.cfg.init == "pca":
-            indices = self._nearest(projected)
-            counts = torch.bincount(indices, minlength=len(centroids)).unsqueeze(1)
-            sums = torch.zeros_like(centroids).index_add_(0, indices, projected)
-            self.codebook.weight.copy_(broadcast(torch.where(counts > 0, sums / counts.clamp(min=1), centroids)))
-            self._fit_out_proj(self.codebook(self._nearest(projected)), rows)
         self.initialized.fill_(True)
-
-    def _fit_in_proj(self, rows: torch.Tensor) -> None:
-        """``in_proj``: the rows' top ``code_dim`` principal components, scaled to unit variance
-        (zero rows where the data has fewer dimensions than ``code_dim``)."""
-        mean = rows.mean(dim=0)
-        rank = min(self.cfg.code_dim, *rows.shape)
-        _, singular, components = torch.pca_lowrank(rows - mean, q=rank, center=False)
-        weight = torch.zeros_like(self.in_proj.weight)
-        weight[:rank] = components.t() / (singular / max(len(rows) - 1, 1) ** 0.5).clamp(min=1e-5)[:, None]
-        self.in_proj.weight.copy_(broadcast(weight))
-        self.in_proj.bias.copy_(broadcast(-weight @ mean))
-
-    def _fit_out_proj(self, codes: torch.Tensor, rows: torch.Tensor) -> None:
-        """``out_proj``: the affine map from code vectors (N, code_dim) to rows (N, dim) with least
-        squared error."""
-        design = torch.cat([codes, torch.ones(len(codes), 1, dtype=codes.dtype, device=codes.device)], dim=1)
-        solution = torch.linalg.lstsq(design, rows).solution          # (code_dim + 1, dim)
-        self.out_proj.weight.copy_(broadcast(solution[:-1].t().contiguous()))
-        self.out_proj.bias.copy_(broadcast(solution[-1].contiguous()))
 
     def encode(self, rows: torch.Tensor) -> torch.Tensor:
         return self._nearest(self.in_proj(rows))
@@ -86,9 +51,9 @@ class FactorizedCodebook(nn.Module):
 
     def forward(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(vectors (N, dim) with gradient, indices (N,) int64, codebook + commitment loss)."""
-        if self.training and not bool(self.initialized):
-            self._init_from_data(rows.detach())
         projected = self.in_proj(rows)
+        if self.training and not bool(self.initialized):
+            self._init_from_data(projected.detach())
         indices = self._nearest(projected.detach())
         code = self.codebook(indices).to(projected.dtype)
         loss = F.mse_loss(code.float(), projected.detach().float())
