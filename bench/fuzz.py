@@ -89,16 +89,17 @@ def mutate(stream: bytes, other: bytes, rng: np.random.Generator) -> tuple[str, 
 
 
 def _relength(stream: bytes, rng: np.random.Generator) -> bytes:
-    """``stream`` with num_samples changed and the payload cut or zero-extended to fit, CRC fixed."""
-    from telucodec.bitstream import decode_bytes
+    """``stream`` with num_samples changed and, for bit-packed (version 1) streams, the payload
+    cut or zero-extended to fit; CRC fixed. An entropy-coded payload is kept as it is."""
+    from telucodec.bitstream import PACKED_VERSION, parse_stream
 
-    _, header = decode_bytes(stream)
+    header, version, _ = parse_stream(stream)
     samples = int(rng.integers(0, 2 * header.num_samples + 2))
     frames = -(-samples // header.hop_length)
     payload = bytearray(stream[HEADER_SIZE:-CRC_SIZE])
-    size = -(-frames * header.n_q * header.codebook_bits // 8)
+    size = -(-frames * header.n_q * header.codebook_bits // 8) if version == PACKED_VERSION else len(payload)
     payload = payload[:size] + bytes(max(0, size - len(payload)))
-    if size:   # padding bits after the last code must stay zero
+    if size and version == PACKED_VERSION:   # padding bits after the last code must stay zero
         used = frames * header.n_q * header.codebook_bits - (size - 1) * 8
         payload[-1] &= (1 << used) - 1
     head = bytearray(stream[:HEADER_SIZE])
@@ -115,7 +116,7 @@ def classify_error(message: str) -> str:
 
 def decode_outcome(codec: telucodec.Codec, data: bytes) -> tuple[str, bool]:
     """(outcome, clean) of decoding ``data``."""
-    from telucodec.bitstream import decode_bytes
+    from telucodec.bitstream import parse_stream
 
     try:
         audio = codec.decompress(data)
@@ -123,7 +124,7 @@ def decode_outcome(codec: telucodec.Codec, data: bytes) -> tuple[str, bool]:
         return f"FormatError: {classify_error(str(exc))}", True
     except Exception as exc:   # noqa: BLE001 -- anything else is what the fuzzer is looking for
         return f"FAILURE {type(exc).__name__}: {classify_error(str(exc))}", False
-    expected = decode_bytes(data)[1].num_samples
+    expected = parse_stream(data)[0].num_samples
     if len(audio) != expected:
         return f"FAILURE decoded {len(audio)} samples, the header says {expected}", False
     if audio.size and not (np.isfinite(audio).all() and np.abs(audio).max() <= 1):
@@ -134,8 +135,10 @@ def decode_outcome(codec: telucodec.Codec, data: bytes) -> tuple[str, bool]:
 def fuzz_streams(codec: telucodec.Codec, count: int, seed: int) -> Counter:
     """Counts of outcomes ("FAILURE ..." for unclean ones) over ``count`` mutated streams."""
     rng = np.random.default_rng(seed)
-    streams = [codec.compress(speech_like(seconds, seed=i), codec.sample_rate, n_q)
-               for i, (seconds, n_q) in enumerate([(0.2, 1), (0.4, codec.max_n_q), (0.05, 2), (0.6, 3)])]
+    versions = (False, True) if codec.entropy is not None else (False,)   # bit-packed and entropy-coded
+    streams = [codec.compress(speech_like(seconds, seed=i), codec.sample_rate, n_q, entropy_coded=coded)
+               for i, (seconds, n_q) in enumerate([(0.2, 1), (0.4, codec.max_n_q), (0.05, 2), (0.6, 3)])
+               for coded in versions]
     outcomes: Counter = Counter()
     for _ in range(count):
         i = int(rng.integers(len(streams)))
