@@ -245,8 +245,8 @@ def cmd_fit_entropy(args: argparse.Namespace) -> int:
     for path in tqdm(files, unit="file"):
         try:
             clips.append(codec.encode(load_audio(path, codec.sample_rate), codec.sample_rate))
-        except TeluCodecError as exc:
-            print(f"telucodec: error: {exc} (skipped)", file=sys.stderr)
+        except Exception as exc:   # one bad file is reported on its own line and skipped, as in _for_each
+            tqdm.write(f"telucodec: error: {_one_line(path, args.output, exc)}", file=sys.stderr)
             failed += 1
     entropy = fit_entropy_model(clips, codec.config.quantizer.codebook_size)
     state = codec.model.state_dict()
