@@ -109,8 +109,11 @@ sys.exit(run_with_errors(lambda: atomic_write(sys.argv[1], slow)))
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_during_a_write_removes_the_temp_file(signum, code, tmp_path):
     target = tmp_path / "out" / "x.tlc"
+    # a shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT: give the
+    # child the default disposition, as a command typed at a terminal has
     proc = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(target)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout.readline().strip() == "writing"
     assert len(list(target.parent.glob(".x.tlc.*.tmp"))) == 1
     proc.send_signal(signum)
