@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import logging
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
-from .config import PRESETS, TrainConfig, allowed_values, load_config_file, merge, preset
+from .config import PRESETS, ModelConfig, TrainConfig, allowed_values, load_config_file, merge, preset
 from .errors import TeluCodecError
 
 log = logging.getLogger("telucodec")
@@ -78,6 +79,13 @@ def flag_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
+def _weights_shape(config: TrainConfig) -> ModelConfig:
+    """The model config less quantizer dropout: dropout only decides how many stages each training
+    example uses, so a fine-tuning stage may change it (e.g. to train low rates more often)."""
+    quantizer = replace(config.model.quantizer, dropout_prob=0.0)
+    return replace(config.model, quantizer=quantizer)
+
+
 def config_from_args(args: argparse.Namespace, resumed: dict | None, checkpoint: Path | None = None) -> TrainConfig:
     """Preset (or the ``resumed`` run's config, read from ``checkpoint``) <- --config file <- flags.
     Every step validates; a bad value is a TeluCodecError naming the file it came from."""
@@ -91,9 +99,10 @@ def config_from_args(args: argparse.Namespace, resumed: dict | None, checkpoint:
                         "--config and the other flags still apply")
         if args.config:     # e.g. a fine-tuning stage: new loss weights, a discriminator, a schedule
             changed = _merged(config, load_config_file(args.config), args.config)
-            if changed.model != config.model:
-                raise TeluCodecError(f"{args.config}: a resumed run's model cannot change "
-                                     "(start a new --experiment_name to train another model)")
+            if _weights_shape(changed) != _weights_shape(config):
+                raise TeluCodecError(f"{args.config}: a resumed run's model cannot change, except "
+                                     "model.quantizer.dropout_prob (start a new --experiment_name "
+                                     "to train another model)")
             config = changed
     else:
         config = TrainConfig(model=preset(args.preset or "seed"))

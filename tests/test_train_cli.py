@@ -137,6 +137,12 @@ def test_resuming_with_a_config_file_changes_the_losses_but_never_the_model(clip
     refused = run_train(*args, "--max_steps", 3, "--config", other_model)
     assert refused.returncode == 2 and "model cannot change" in refused.stderr and "Traceback" not in refused.stderr
     assert torch.load(tmp_path / "telucodec" / "last.pt", weights_only=False)["step"] == 2
+    low_rates = tmp_path / "low_rates.yaml"     # quantizer dropout is a training setting: it may change
+    low_rates.write_text("model:\n  quantizer:\n    dropout_prob: 1.0\n")
+    result = run_train(*args, "--max_steps", 3, "--config", low_rates)
+    assert result.returncode == 0, result.stderr
+    state = torch.load(tmp_path / "telucodec" / "last.pt", weights_only=False)
+    assert state["step"] == 3 and state["config"]["model"]["quantizer"]["dropout_prob"] == 1.0
 
 
 def test_resuming_follows_a_new_learning_rate_and_schedule(clip_dir, tmp_path):
