@@ -23,7 +23,7 @@ SMOOTHING = (0.03, 0.1, 0.3, 1.0)   # prior weight per symbol, relative to the c
 def candidate_designs(q: int) -> list[Design]:
     """Context designs tried for quantizer ``q``: ((source a, clusters), (source b, clusters)).
 
-    Measured on the shipped model (docs/EXPERIMENTS.md, E13): the first quantizer is best
+    Measured on the v4 model (docs/EXPERIMENTS.md, E13): the first quantizer is best
     predicted by its own previous code, the second by the first, and the residual stages by the
     first quantizer of the same frame together with their own previous code or the stage below.
     """

@@ -76,8 +76,9 @@ class EMACodebook(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Nearest code index for each row of ``x`` (N, dim) -> (N,) int64, computed in float32."""
         x = x.float()
-        dist_sq = x.pow(2).sum(1, keepdim=True) - 2 * x @ self.embed.t() + self.embed.pow(2).sum(1)[None]
-        return dist_sq.argmin(dim=1)
+        # |x - c|^2 = |x|^2 - 2 x.c + |c|^2, and |x|^2 is the same for every code: one fused
+        # matmul-add instead of three passes over the (N, size) distances (encoding at 200 Hz, 8 stages)
+        return torch.addmm(self.embed.pow(2).sum(1), x, self.embed.t(), alpha=-2).argmin(dim=1)
 
     def decode(self, indices: torch.Tensor) -> torch.Tensor:
         return F.embedding(indices, self.embed)

@@ -22,7 +22,7 @@ RUN = ("telucodec encode speech.flac",)    # bash blocks this test runs, by thei
 NOT_RUN = {    # bash blocks by their first line's start: why this test does not run them
     "pip install torch": "installs packages (the install and test commands themselves)",
     "telucodec corpus corpus/": "needs Debian's voices and hours of training (tests/test_train_cli.py, test_corpus)",
-    "# the shipped model (v4)": "hours of training on the real corpus (recipes: test_every_recipe_is_a_valid_config)",
+    "# the shipped model (v5)": "hours of training on the real corpus (recipes: test_every_recipe_is_a_valid_config)",
     "# phase-aware compressed": "resumes a real training run (tests/test_train_cli.py resumes with --config)",
     "pip install -e '.[export]'": "installs packages; export is run by tests/test_export.py",
     "python -m bench.train_speed": "benchmarks take minutes (tests/test_bench_*.py run them quick)",
