@@ -27,11 +27,18 @@ def _sample_rows(x: torch.Tensor, count: int) -> torch.Tensor:
     return x[torch.randint(0, x.shape[0], (count,), device=x.device)]
 
 
+def nearest(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Index (N,) int64 of the row of ``table`` (K, D) nearest to each row of ``x`` (N, D) in L2."""
+    # |x - c|^2 = |x|^2 - 2 x.c + |c|^2, and |x|^2 is the same for every c: one fused matmul-add
+    # over the (N, K) scores instead of three passes (or cdist's square roots)
+    return torch.addmm(table.pow(2).sum(1), x, table.t(), alpha=-2).argmin(dim=1)
+
+
 def kmeans(x: torch.Tensor, k: int, iters: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Plain k-means on rows of ``x`` (N, D). Returns centroids (k, D) and cluster sizes (k,)."""
     centroids = _sample_rows(x, k)
     for _ in range(iters):
-        assign = torch.cdist(x, centroids).argmin(dim=1)
+        assign = nearest(x, centroids)
         counts = torch.bincount(assign, minlength=k).to(x.dtype)
         sums = torch.zeros_like(centroids).index_add_(0, assign, x)
         # an empty cluster keeps its previous centroid
@@ -75,10 +82,7 @@ class EMACodebook(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Nearest code index for each row of ``x`` (N, dim) -> (N,) int64, computed in float32."""
-        x = x.float()
-        # |x - c|^2 = |x|^2 - 2 x.c + |c|^2, and |x|^2 is the same for every code: one fused
-        # matmul-add instead of three passes over the (N, size) distances (encoding at 200 Hz, 8 stages)
-        return torch.addmm(self.embed.pow(2).sum(1), x, self.embed.t(), alpha=-2).argmin(dim=1)
+        return nearest(x.float(), self.embed)
 
     def decode(self, indices: torch.Tensor) -> torch.Tensor:
         return F.embedding(indices, self.embed)

@@ -2,7 +2,13 @@
 import torch
 
 from telucodec.config import QuantizerConfig
-from telucodec.quantizer import EMACodebook, ResidualVQ
+from telucodec.quantizer import EMACodebook, ResidualVQ, nearest
+
+
+def test_nearest_is_the_l2_nearest_row_of_the_table():
+    torch.manual_seed(0)
+    x, table = torch.randn(500, 8) * 3, torch.randn(64, 8)
+    assert torch.equal(nearest(x, table), torch.cdist(x, table).argmin(dim=1))
 
 
 def test_commitment_loss_sends_gradient_to_encoder_not_codebooks():
