@@ -11,7 +11,15 @@ Swin transformers.
 
 ``cfg.strides[0]`` is the STFT hop; every further stride s adds a stride-s convolution after the
 encoder's blocks (and a transposed one before the decoder's), so the latent rate is
-``sample_rate / hop_length``. Not causal: the STFT window looks ahead by n_fft / 2.
+``sample_rate / hop_length``. Not causal by default: the STFT window looks ahead by n_fft / 2.
+
+``cfg.causal`` (a single stride, the STFT hop): analysis frames end at the current hop
+(``spectral.CausalSTFT``), every convolution sees the current and past frames only
+(``streaming.CausalConv1d``), and the decoder's frames are overlap-added where they were analysed
+(``spectral.CausalISTFT``). A sample is then final once the frame of its own hop and the
+n_fft / hop - 1 frames after it are decoded: the algorithmic latency is n_fft samples (20 ms at
+16 kHz, hop 80), and the same forward runs block by block under a ``streaming.StreamState``.
+The parameters have the same names and shapes as the non-causal model's.
 """
 from __future__ import annotations
 
@@ -20,13 +28,21 @@ from torch import nn
 
 from .config import ModelConfig
 from .frame import ConvNeXtBlock
-from .spectral import ISTFT, STFT, compression_gain, decompress
+from .spectral import ISTFT, STFT, CausalISTFT, CausalSTFT, compression_gain, decompress
+from .streaming import CausalConv1d
 
 MAX_COMPRESSED_MAGNITUDE = 20.0   # |X| <= 20^(1/0.3) ~ 2e4: far above any [-1, 1] signal's STFT
 
 
 def _blocks(cfg: ModelConfig) -> list[nn.Module]:
-    return [ConvNeXtBlock(cfg.frame_dim) for _ in range(cfg.frame_blocks)]
+    return [ConvNeXtBlock(cfg.frame_dim, causal=cfg.causal) for _ in range(cfg.frame_blocks)]
+
+
+def _conv3(cfg: ModelConfig, in_channels: int) -> nn.Module:
+    """The kernel-3 input convolution: centred, or over the current and two past frames."""
+    if cfg.causal:
+        return CausalConv1d(in_channels, cfg.frame_dim, 3)
+    return nn.Conv1d(in_channels, cfg.frame_dim, 3, padding=1)
 
 
 class ComplexSTFTEncoder(nn.Module):
@@ -36,9 +52,9 @@ class ComplexSTFTEncoder(nn.Module):
         super().__init__()
         self.hop = cfg.strides[0]
         self.power = cfg.spectral_power
-        self.stft = STFT(4 * self.hop, self.hop)
+        self.stft = CausalSTFT(4 * self.hop, self.hop) if cfg.causal else STFT(4 * self.hop, self.hop)
         bins = 2 * self.hop + 1
-        layers: list[nn.Module] = [nn.Conv1d(2 * bins, cfg.frame_dim, 3, padding=1), *_blocks(cfg)]
+        layers: list[nn.Module] = [_conv3(cfg, 2 * bins), *_blocks(cfg)]
         for stride in cfg.strides[1:]:
             layers.append(nn.Conv1d(cfg.frame_dim, cfg.frame_dim, 2 * stride, stride=stride, padding=stride // 2))
         layers.append(nn.Conv1d(cfg.frame_dim, cfg.latent_dim, 1))
@@ -60,8 +76,8 @@ class ComplexSTFTDecoder(nn.Module):
         self.hop = cfg.strides[0]
         self.power = cfg.spectral_power
         self.bins = 2 * self.hop + 1
-        self.istft = ISTFT(4 * self.hop, self.hop)
-        layers: list[nn.Module] = [nn.Conv1d(cfg.latent_dim, cfg.frame_dim, 3, padding=1)]
+        self.istft = CausalISTFT(4 * self.hop, self.hop) if cfg.causal else ISTFT(4 * self.hop, self.hop)
+        layers: list[nn.Module] = [_conv3(cfg, cfg.latent_dim)]
         for stride in reversed(cfg.strides[1:]):
             layers.append(nn.ConvTranspose1d(cfg.frame_dim, cfg.frame_dim, 2 * stride, stride=stride,
                                              padding=stride // 2))
@@ -72,7 +88,8 @@ class ComplexSTFTDecoder(nn.Module):
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         frames = latent.shape[-1] * self.upsampling
         real, imag = self.net(latent).float()[..., :frames].split(self.bins, dim=1)
-        wav = self.istft.from_real_imag(*decompress(real, imag, self.power, MAX_COMPRESSED_MAGNITUDE),
-                                        frames * self.hop)
+        spectrum = decompress(real, imag, self.power, MAX_COMPRESSED_MAGNITUDE)
+        wav = self.istft.from_real_imag(*spectrum) if isinstance(self.istft, CausalISTFT) else \
+            self.istft.from_real_imag(*spectrum, frames * self.hop)
         # a hard clip, not Tanh: inside [-1, 1] the level comes back as it went in
         return wav.clamp(-1, 1)[:, None].to(latent.dtype)

@@ -152,7 +152,7 @@ class ModelConfig(_Validated):
     latent_dim: int = 128
     residual_layers: int = 1          # dilated residual units per stage (dilations 1, 3, 9, ...)
     kernel_size: int = 7
-    causal: bool = False              # seanet only: no output depends on future input
+    causal: bool = False              # seanet, complex: no output depends on future input (complex: one stride)
     frame_dim: int = 256
     frame_blocks: int = 8
     spectral_power: float = 0.3       # complex only: exponent of the compressed complex STFT
@@ -161,8 +161,10 @@ class ModelConfig(_Validated):
     def _checks(self) -> list[tuple[bool, str]]:
         return [
             (len(self.strides) >= 1 and all(s >= 1 for s in self.strides), "model.strides must be integers >= 1"),
-            (not (self.causal and self.architecture != "seanet"),
-             "model.causal is only available for the seanet architecture"),
+            (not (self.causal and self.architecture == "frame"),
+             "model.causal is available for the seanet and complex architectures"),
+            (not (self.causal and self.architecture == "complex" and len(self.strides) != 1),
+             "model.causal with the complex architecture takes one stride (the STFT hop)"),
         ]
 
     @property
@@ -171,6 +173,12 @@ class ModelConfig(_Validated):
         for s in self.strides:
             hop *= s
         return hop
+
+    @property
+    def synthesis_tail(self) -> int:
+        """Samples at the end of a decoded signal that later frames would still add to: the causal
+        complex model's overlap-add (n_fft - hop); 0 for the others, whose outputs are complete."""
+        return 3 * self.hop_length if self.causal and self.architecture == "complex" else 0
 
     @property
     def frame_rate(self) -> float:
@@ -272,6 +280,9 @@ class TrainConfig(_Validated):
     # steps that train the encoder and decoder alone, the quantizer bypassed (a warm-up); its
     # codebooks then start from k-means of the encoder's outputs (kmeans init)
     bypass_quantizer_steps: int = 0
+    # the weights the run started from (--init_from: "default", a .safetensors, .pt or run folder);
+    # "" = random initialisation
+    init_from: str = ""
     # best.pt (lowest validation log-mel) besides last.pt; each is a full checkpoint with optimiser
     # state (about 113 MB for the seed preset), so short or disk-tight runs may skip it
     keep_best: bool = True

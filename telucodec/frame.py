@@ -14,14 +14,18 @@ from torch import nn
 
 from .config import ModelConfig
 from .spectral import ISTFT, STFT, zero_pad_to
+from .streaming import CausalConv1d
 
 
 class ConvNeXtBlock(nn.Module):
-    """Depthwise conv -> LayerNorm -> pointwise MLP (GELU) -> layer scale, residual."""
+    """Depthwise conv -> LayerNorm -> pointwise MLP (GELU) -> layer scale, residual. ``causal``: the
+    depthwise conv sees the current and past frames only (``streaming.CausalConv1d``); the rest is
+    per frame. (B, dim, T) -> (B, dim, T)."""
 
-    def __init__(self, dim: int, kernel: int = 7):
+    def __init__(self, dim: int, kernel: int = 7, causal: bool = False):
         super().__init__()
-        self.dwconv = nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=dim)
+        self.dwconv = CausalConv1d(dim, dim, kernel, groups=dim) if causal else \
+            nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=dim)
         self.norm = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, 3 * dim), nn.GELU(), nn.Linear(3 * dim, dim))
         self.scale = nn.Parameter(torch.full((dim,), 0.1))

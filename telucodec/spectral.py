@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .streaming import StreamState, active_state, with_history
+
 
 class STFT(nn.Module):
     """Complex STFT: audio (B, L) float -> (B, n_fft / 2 + 1, 1 + L // hop) complex64.
@@ -132,6 +134,69 @@ class ConvISTFT(ISTFT):
 
     def forward(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         return self.from_real_imag(spec.real, spec.imag, length)
+
+
+class CausalSTFT(nn.Module):
+    """Causal STFT as a strided convolution with the windowed DFT basis: frame t covers samples
+    [(t + 1) hop - n_fft, (t + 1) hop), ending at the current hop (left zero padding, or the previous
+    block's last n_fft - hop samples while streaming: ``streaming.with_history``). Audio (B, L), L a
+    multiple of hop -> (real, imag), each (B, n_fft / 2 + 1, L / hop) float32. Hann window."""
+
+    def __init__(self, n_fft: int, hop: int):
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        window = torch.hann_window(n_fft, dtype=torch.float64)
+        angle = _dft_angles(n_fft)
+        basis = torch.cat([angle.cos(), -angle.sin()]) * window
+        self.register_buffer("basis", basis.float()[:, None], persistent=False)   # (2 bins, 1, n_fft)
+
+    def real_imag(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        padded = with_history(self, wav.float()[:, None], self.n_fft - self.hop)
+        real, imag = F.conv1d(padded, self.basis, stride=self.hop).chunk(2, dim=1)
+        return real, imag
+
+
+class CausalISTFT(nn.Module):
+    """Overlap-add inverse of ``CausalSTFT``: (real, imag) (B, n_fft / 2 + 1, T) -> audio (B, T x hop)
+    float32, sample n aligned with the analysis (frame t is laid on [(t + 1) hop - n_fft, (t + 1) hop)).
+
+    A sample is complete once the n_fft / hop frames that overlap it are in: the last n_fft - hop
+    samples of a signal get only the frames before its end (what a stream's ``flush`` gives too).
+    While streaming (``StreamState.active``) a call returns the T x hop samples that are complete,
+    starting n_fft - hop samples before its first frame's hop, and keeps the rest as the stream's
+    overlap tail; ``tail(state)`` returns it at the end. Windowed inverse real DFT divided by the
+    steady-state sum of squared windows (1.5 for a Hann window at hop n_fft / 4).
+    """
+
+    def __init__(self, n_fft: int, hop: int):
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        bins = n_fft // 2 + 1
+        window = torch.hann_window(n_fft, dtype=torch.float64)
+        # inverse real DFT: bins other than DC and Nyquist stand for their mirror image too
+        weight = torch.full((bins, 1), 2.0, dtype=torch.float64)
+        weight[0] = weight[-1] = 1.0
+        angle = _dft_angles(n_fft)
+        envelope = window.pow(2).view(-1, hop).sum(0)          # (hop,) sum of the overlapping windows
+        basis = torch.cat([angle.cos(), -angle.sin()]) * torch.cat([weight, weight]) / n_fft * window
+        basis = basis / envelope.repeat(n_fft // hop)
+        self.register_buffer("basis", basis.float()[:, None], persistent=False)   # (2 bins, 1, n_fft)
+
+    def from_real_imag(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+        summed = F.conv_transpose1d(torch.cat([real, imag], dim=1).float(), self.basis, stride=self.hop)[:, 0]
+        overlap = self.n_fft - self.hop       # summed covers [first hop - overlap, last hop end)
+        state = active_state()
+        if state is None:
+            return summed[:, overlap:]
+        tail = state.tensors.get(id(self))
+        if tail is not None:
+            summed = torch.cat([summed[:, :overlap] + tail, summed[:, overlap:]], dim=1)
+        state.tensors[id(self)] = summed[:, summed.shape[1] - overlap:]
+        return summed[:, : summed.shape[1] - overlap]
+
+    def tail(self, state: StreamState) -> torch.Tensor | None:
+        """The stream's incomplete last n_fft - hop samples (B, n_fft - hop), None before any frame."""
+        return state.tensors.get(id(self))
 
 
 def convolutional(model: nn.Module) -> nn.Module:

@@ -38,6 +38,7 @@ from .fileio import atomic_write, check_output_folder
 from .losses import CodecLoss
 from .model import CodecOutput, TeluCodec
 from .train_args import config_from_args
+from .warm_start import load_into, read_weights
 
 log = logging.getLogger("telucodec")
 
@@ -118,7 +119,7 @@ def codebook_usage(counts: torch.Tensor) -> list[dict]:
 def train_step(ddp_model: torch.nn.Module, loss_fn: CodecLoss, optimizer: torch.optim.Optimizer,
                scaler: torch.amp.GradScaler, micro_batches: list[torch.Tensor], autocast,
                grad_clip: float, adversary: Adversary | None = None,
-               quantize: bool = True) -> tuple[list[tuple[dict, CodecOutput]], bool]:
+               quantize: bool = True, tail: int = 0) -> tuple[list[tuple[dict, CodecOutput]], bool]:
     """One optimiser step over ``micro_batches``; returns (losses, output) per micro-batch and
     whether the weights were updated.
 
@@ -130,15 +131,18 @@ def train_step(ddp_model: torch.nn.Module, loss_fn: CodecLoss, optimizer: torch.
 
     With an ``adversary``, the generator also gets its adversarial and feature-matching losses,
     and the discriminator then takes one step on the same micro-batches. ``quantize=False``
-    trains the autoencoder with the quantizer bypassed.
+    trains the autoencoder with the quantizer bypassed. The last ``tail`` samples of each segment
+    are left out of the losses: a causal model's overlap-add has not completed them (later frames
+    would add to them), so they say nothing the model could learn.
     """
     results, finite = [], True
     for i, wav in enumerate(micro_batches):
         with sync_on_last(ddp_model, i, len(micro_batches)):
             with autocast:
                 out = ddp_model(wav, quantize=quantize)
-            adversarial = adversary.generator_losses(out.audio, wav) if adversary is not None else None
-            losses = loss_fn(out.audio, wav, out.commit_loss, adversarial)
+            audio, target = out.audio[..., : wav.shape[-1] - tail], wav[..., : wav.shape[-1] - tail]
+            adversarial = adversary.generator_losses(audio, target) if adversary is not None else None
+            losses = loss_fn(audio, target, out.commit_loss, adversarial)
             finite = all_ranks_finite(losses["total"]) and finite   # a NaN/inf loss never reaches the weights
             if finite:
                 scaler.scale(losses["total"] / len(micro_batches)).backward()
@@ -378,7 +382,8 @@ def run_epoch(run: Run, state: TrainState, data: Data) -> EpochStats:
         adversary = state.adversary if state.adversary is not None and state.adversary.active(state.step) else None
         results, stepped = train_step(run.ddp_model, run.loss_fn, state.optimizer, state.scaler, micro_batches,
                                       run.autocast, config.optim.grad_clip, adversary,
-                                      quantize=state.step >= config.bypass_quantizer_steps)
+                                      quantize=state.step >= config.bypass_quantizer_steps,
+                                      tail=config.model.synthesis_tail)
         state.skipped_steps += not stepped
         run.scheduler.step()
         state.step += 1
@@ -480,9 +485,16 @@ def train(args: argparse.Namespace) -> dict:
     config = config_from_args(args, resumed["config"] if resumed else None, run_dir / LAST)
     autocast_context(config.precision, device)   # checks the precision fits the device before any work
     seed_everything(config.seed)
+    weights = read_weights(config.init_from) if config.init_from and resumed is None else None
+    if weights is not None:   # a config that changes the model's shape: one line before the data is read
+        load_into(TeluCodec(config.model), weights, reinit_codebooks=False)
     data = build_data(args, config, rank, world)
     check_same_step(resumed["step"] if resumed else 0, device)
     state = build_state(config, device, resumed)
+    if weights is not None:
+        load_into(state.model, weights, reinit_codebooks=config.bypass_quantizer_steps > 0)
+        if rank == 0:
+            print(f"starting from {weights.path} (model id {weights.model_id})", flush=True)
     if resumed is not None and rank == 0:
         print(f"resuming {run_dir / LAST} at step {state.step} (epoch {state.epoch}, "
               f"batch {state.batch_in_epoch})", flush=True)

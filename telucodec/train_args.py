@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="model preset (default: the preset named seed, the design notes' codec; or the resumed run's)")
     a("--config", type=Path, help="JSON/YAML file with (part of) the config tree; flags override it "
                                   "(when resuming it applies on top of the checkpoint's config, model excepted)")
+    a("--init_from", metavar="default|PATH",
+      help="start from trained weights: the shipped model (default), a .safetensors, a .pt checkpoint or a "
+           "training folder; the model config comes from them (--config may not change its shape)")
     a("--val_dir", type=Path, help="validation folder (default: a deterministic 5%% split of DATA_DIR)")
     a("--device", default="auto", choices=["auto", "cpu", "cuda"])
     a("--num_workers", type=int)
@@ -86,6 +89,17 @@ def _weights_shape(config: TrainConfig) -> ModelConfig:
     return replace(config.model, quantizer=quantizer)
 
 
+def _initial_model(args: argparse.Namespace) -> ModelConfig:
+    """The model config a new run starts from: the --init_from weights' (no --preset with it), or the preset."""
+    if not args.init_from:
+        return preset(args.preset or "seed")
+    if args.preset:
+        raise TeluCodecError("--init_from takes the model from the weights: drop --preset")
+    from .warm_start import model_config
+
+    return model_config(args.init_from)
+
+
 def config_from_args(args: argparse.Namespace, resumed: dict | None, checkpoint: Path | None = None) -> TrainConfig:
     """Preset (or the ``resumed`` run's config, read from ``checkpoint``) <- --config file <- flags.
     Every step validates; a bad value is a TeluCodecError naming the file it came from."""
@@ -105,7 +119,7 @@ def config_from_args(args: argparse.Namespace, resumed: dict | None, checkpoint:
                                      "to train another model)")
             config = changed
     else:
-        config = TrainConfig(model=preset(args.preset or "seed"))
+        config = TrainConfig(model=_initial_model(args), init_from=args.init_from or "")
         if args.config:
             config = _merged(config, load_config_file(args.config), args.config)
     config = merge(config, flag_overrides(args))

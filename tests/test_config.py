@@ -29,7 +29,8 @@ def test_values_of_the_wrong_type_or_range_are_refused_with_their_key():
              ({"model": {"quantizer": {"kind": "rvq"}}}, "model.quantizer.kind must be one of"),
              ({"model": {"quantizer": {"init": "zeros"}}}, "model.quantizer.init must be one of"),
              ({"model": {"quantizer": {"dead_code_ratio": -1}}}, "dead_code_ratio must be >= 0"),
-             ({"model": {"causal": True, "architecture": "frame"}}, "model.causal is only available"),
+             ({"model": {"causal": True, "architecture": "frame"}}, "model.causal is available for the seanet and complex"),
+             ({"model": {"causal": True, "architecture": "complex", "strides": [80, 2]}}, "takes one stride"),
              ({"batch_size": 0}, "batch_size must be at least 1"),
              ({"loss": {"mel_wieght": 1.0}}, "unknown config key(s): loss.mel_wieght")]
     for overrides, message in cases:

@@ -1,0 +1,97 @@
+"""Starting a training run from trained weights (``--init_from``): the shipped model, a
+``.safetensors`` export, a ``.pt`` checkpoint or a training folder.
+
+The model config comes from the weights; a ``--config`` may change settings that keep every
+tensor's name and shape (``model.causal``, quantizer dropout, loss weights, the schedule...), and
+anything else is refused with one line before any data is read. Only the model's weights are
+taken: the optimiser, the step counter and the schedule start afresh.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .config import ModelConfig, dataclass_from_dict
+from .errors import TeluCodecError
+
+DEFAULT_NAMES = ("default",)
+
+
+def resolve(source: str) -> Path:
+    """The file behind ``source``: "default" is the shipped model, a folder its best.pt (else last.pt)."""
+    from .checkpoint import BEST, LAST
+    from .codec import DEFAULT_MODEL
+
+    if source in DEFAULT_NAMES:
+        return DEFAULT_MODEL
+    path = Path(source)
+    if path.is_dir():
+        path = path / BEST if (path / BEST).is_file() else path / LAST
+    if not path.is_file():
+        raise TeluCodecError(f"{path}: --init_from: no such model file or training folder")
+    return path
+
+
+def _safetensors_config(path: Path) -> dict:
+    """The model config in a telucodec .safetensors file's metadata, read without loading tensors."""
+    try:
+        with open(path, "rb") as f:
+            size = struct.unpack("<Q", f.read(8))[0]
+            header = json.loads(f.read(size))
+        return json.loads(header["__metadata__"]["config"])
+    except Exception as exc:
+        raise TeluCodecError(f"{path}: not a telucodec .safetensors model ({type(exc).__name__})") from None
+
+
+def model_config(source: str) -> ModelConfig:
+    """The model config of the weights at ``source`` (TeluCodecError naming the file if unusable)."""
+    from .checkpoint import read_checkpoint
+
+    path = resolve(source)
+    raw = _safetensors_config(path) if path.suffix == ".safetensors" else read_checkpoint(path)["config"]["model"]
+    try:
+        return dataclass_from_dict(ModelConfig, raw)
+    except TeluCodecError as exc:
+        raise TeluCodecError(f"{path}: {exc}") from None
+
+
+@dataclass
+class Weights:
+    """Trained weights to start from, and what they came with."""
+
+    path: Path
+    state: dict[str, torch.Tensor]
+    model_id: str
+    entropy: object | None      # entropy.EntropyModel of a .safetensors file, if it has one
+
+
+def read_weights(source: str) -> Weights:
+    """Load the weights at ``source`` (float32, CPU) with their model id and entropy model."""
+    from .codec import load, model_id
+
+    path = resolve(source)
+    codec = load(path)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in codec.model.state_dict().items()}
+    return Weights(path, state, model_id(codec.model), codec.entropy)
+
+
+def load_into(model: torch.nn.Module, weights: Weights, reinit_codebooks: bool) -> None:
+    """Copy ``weights`` into ``model``; TeluCodecError naming the file when a tensor's name or
+    shape differs (the config changed the model's shape). ``reinit_codebooks``: the EMA codebooks
+    start again from k-means of the new encoder's outputs when the quantizer switches on (the
+    promise of a bypass warm-up), instead of keeping the old encoder's codebooks."""
+    own = model.state_dict()
+    changed = sorted(k for k in own.keys() | weights.state.keys()
+                     if k not in own or k not in weights.state or own[k].shape != weights.state[k].shape)
+    if changed:
+        raise TeluCodecError(f"{weights.path}: the config changes the model's shape ({', '.join(changed[:3])}"
+                             f"{'...' if len(changed) > 3 else ''}); fine-tuning keeps the model of the weights")
+    model.load_state_dict(weights.state)
+    if reinit_codebooks:
+        for codebook in getattr(model.quantizer, "codebooks", []):
+            if hasattr(codebook, "initialized") and codebook.cfg.init == "kmeans":
+                codebook.initialized.fill_(False)
