@@ -35,8 +35,15 @@ from .entropy import PREFIX as ENTROPY_PREFIX
 from .entropy import EntropyModel
 from .errors import TeluCodecError
 from .model import TeluCodec
+from .realtime import StreamDecoder, StreamEncoder
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default.safetensors"
+SHIPPED_NAMES = ("default", "realtime")   # models shipped in the package: load("realtime"), --model realtime
+
+
+def shipped_model(name: str) -> Path:
+    """The file of the shipped model ``name`` (one of SHIPPED_NAMES), next to the default model."""
+    return DEFAULT_MODEL if name == "default" else DEFAULT_MODEL.with_name(f"{name}.safetensors")
 
 
 # Model config fields added after the first model ids were issued, with the value every earlier
@@ -293,6 +300,19 @@ class Codec:
                 audio[i] = item[: lengths[i]]
         return audio
 
+    # ------------------------------------------------------------------ real time
+    def stream_encoder(self, n_q: int | None = None, kbps: float | None = None,
+                       sample_rate: int | None = None) -> StreamEncoder:
+        """A real-time encoder for one stream (``realtime.StreamEncoder``): ``push(block)`` takes
+        mono audio at ``sample_rate`` (default the model's) and returns the codes now final.
+        Raises TeluCodecError for a model that is not causal, or a bad n_q / kbps."""
+        return StreamEncoder(self, self.resolve_n_q(n_q, kbps), sample_rate)
+
+    def stream_decoder(self) -> StreamDecoder:
+        """A real-time decoder for one stream (``realtime.StreamDecoder``): ``push(codes)`` returns
+        the audio now final. Raises TeluCodecError for a model that is not causal."""
+        return StreamDecoder(self)
+
     # ------------------------------------------------------------------ bytes
     @property
     def model_header(self) -> CodecHeader:
@@ -373,11 +393,13 @@ def _load_safetensors(path: Path) -> tuple[TeluCodec, EntropyModel | None]:
 
 def load(path: str | os.PathLike | None = None, **kwargs) -> Codec:
     """A Codec from a checkpoint (.pt), a training folder (best.pt, else last.pt), a .safetensors
-    file, or, with no path, the default model shipped in the package."""
-    if path is None:
-        if not DEFAULT_MODEL.is_file():
-            raise TeluCodecError("no default model is shipped in this install; pass --model CHECKPOINT_OR_FOLDER")
-        path = DEFAULT_MODEL
+    file, or a model shipped in the package by name: "default" (also with no path) or "realtime"
+    (the causal model for ``stream_encoder`` / ``stream_decoder``)."""
+    name = "default" if path is None else str(path)
+    if name in SHIPPED_NAMES and not Path(name).exists():   # a file or folder of that name comes first
+        path = shipped_model(name)
+        if not path.is_file():
+            raise TeluCodecError(f"no {name} model is shipped in this install; pass --model CHECKPOINT_OR_FOLDER")
     path = Path(path)
     if path.is_dir():
         path = path / BEST if (path / BEST).is_file() else path / LAST

@@ -18,17 +18,15 @@ import torch
 from .config import ModelConfig, dataclass_from_dict
 from .errors import TeluCodecError
 
-DEFAULT_NAMES = ("default",)
-
-
 def resolve(source: str) -> Path:
-    """The file behind ``source``: "default" is the shipped model, a folder its best.pt (else last.pt)."""
+    """The file behind ``source``: a shipped model's name ("default", "realtime"), a model file, or a
+    training folder (its best.pt, else last.pt)."""
     from .checkpoint import BEST, LAST
-    from .codec import DEFAULT_MODEL
+    from .codec import SHIPPED_NAMES, shipped_model
 
-    if source in DEFAULT_NAMES:
-        return DEFAULT_MODEL
     path = Path(source)
+    if source in SHIPPED_NAMES and not path.exists():
+        path = shipped_model(source)
     if path.is_dir():
         path = path / BEST if (path / BEST).is_file() else path / LAST
     if not path.is_file():
