@@ -7,6 +7,7 @@
     telucodec info FILE.tlc [--model PATH]
     telucodec fit-entropy DIR... -o OUT.safetensors [--model PATH] [--max-files N]
     telucodec tokenize DIR -o OUT_DIR [--n_q N] [--jobs J] [--force]
+    telucodec stream [IN|-] [-o OUT|-] [--kbps K] [--block-ms MS]   real time, block by block (causal model)
     telucodec demo [-o DIR] [-q]             round-trip the shipped clip at every bitrate
     telucodec corpus OUT_DIR ...             build the training corpus
     telucodec export -o DIR [--format onnx|torchscript] [--n_q N] [--model PATH]
@@ -333,7 +334,7 @@ def _add_file_commands(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     # argument definitions only: none of these imports torch (the jobs do, when they run)
-    from . import corpus, demo, export_args, train_args
+    from . import corpus, demo, export_args, live, train_args
 
     parser = Parser(prog="telucodec", description="Neural speech codec for Telugu.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -351,6 +352,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
     p.add_argument("--force", action="store_true", help="overwrite .npy files this command did not write")
     p.set_defaults(job=cmd_tokenize)
+
+    p = sub.add_parser("stream", help="real time: audio through a causal model's stream encoder and decoder, "
+                                      "block by block; reports the delay and real-time factor")
+    live.add_arguments(p)
+    p.set_defaults(job=live.run)
 
     p = sub.add_parser("demo", help="round-trip the shipped Telugu clip at every bitrate, with a metrics table")
     demo.add_arguments(p)

@@ -49,7 +49,7 @@ def shipped_model(name: str) -> Path:
 # Model config fields added after the first model ids were issued, with the value every earlier
 # model had: the id hashes such a field only where a model's value differs, so earlier models
 # (and the .tlc files made with them) keep their ids.
-_LATER_MODEL_FIELDS = {"spectral_power": 0.3}
+_LATER_MODEL_FIELDS = {"spectral_power": 0.3, "codes_of": ""}
 _LATER_QUANTIZER_FIELDS = {"kind": "ema", "code_dim": 8, "commitment": 0.25}
 
 
@@ -87,6 +87,8 @@ class Codec:
         self.model = model.eval()
         self.config: ModelConfig = model.cfg
         self.model_id = model_id(model)
+        # the code space its files carry: its own, or that of the model it was decoder-fine-tuned from
+        self.codes_id = self.config.codes_of or self.model_id
         if entropy is not None and (entropy.codebook_size != self.config.quantizer.codebook_size
                                     or entropy.n_q > self.config.quantizer.n_q):
             raise TeluCodecError(f"the entropy model ({entropy.n_q} quantizers of {entropy.codebook_size} codes) "
@@ -321,7 +323,7 @@ class Codec:
         return self.header(self.max_n_q, 0)
 
     def header(self, n_q: int, num_samples: int) -> CodecHeader:
-        return CodecHeader(model_id=self.model_id, sample_rate=self.sample_rate, hop_length=self.hop_length,
+        return CodecHeader(model_id=self.codes_id, sample_rate=self.sample_rate, hop_length=self.hop_length,
                            n_q=n_q, codebook_bits=self.codebook_bits, num_samples=num_samples)
 
     def stream_entropy(self, n_q: int, entropy_coded: bool = True) -> EntropyModel | None:
@@ -392,7 +394,8 @@ def _load_safetensors(path: Path) -> tuple[TeluCodec, EntropyModel | None]:
 
 
 def load(path: str | os.PathLike | None = None, **kwargs) -> Codec:
-    """A Codec from a checkpoint (.pt), a training folder (best.pt, else last.pt), a .safetensors
+    """A Codec from a checkpoint (.pt), a training folder (model.safetensors, else best.pt, else
+    last.pt), a .safetensors
     file, or a model shipped in the package by name: "default" (also with no path) or "realtime"
     (the causal model for ``stream_encoder`` / ``stream_decoder``)."""
     name = "default" if path is None else str(path)
@@ -401,8 +404,8 @@ def load(path: str | os.PathLike | None = None, **kwargs) -> Codec:
         if not path.is_file():
             raise TeluCodecError(f"no {name} model is shipped in this install; pass --model CHECKPOINT_OR_FOLDER")
     path = Path(path)
-    if path.is_dir():
-        path = path / BEST if (path / BEST).is_file() else path / LAST
+    if path.is_dir():   # a run: its finished model file (fine-tuning writes one), else best.pt, else last.pt
+        path = next((path / n for n in ("model.safetensors", BEST) if (path / n).is_file()), path / LAST)
     if not path.exists():
         raise TeluCodecError(f"{path}: no such model file")
     if path.suffix == ".safetensors":

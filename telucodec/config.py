@@ -156,6 +156,9 @@ class ModelConfig(_Validated):
     frame_dim: int = 256
     frame_blocks: int = 8
     spectral_power: float = 0.3       # complex only: exponent of the compressed complex STFT
+    # the model id whose codes this model writes and reads: a decoder-only fine-tune keeps the
+    # encoder and codebooks of that model, so its files (and entropy tables) stay valid; "" = its own
+    codes_of: str = ""
     quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
 
     def _checks(self) -> list[tuple[bool, str]]:
@@ -283,6 +286,12 @@ class TrainConfig(_Validated):
     # the weights the run started from (--init_from: "default", a .safetensors, .pt or run folder);
     # "" = random initialisation
     init_from: str = ""
+    # what a run trains: everything, or the decoder alone (encoder and codebooks frozen: the codes
+    # stay those of the --init_from model, and so do its entropy tables and files)
+    trainable: Literal["all", "decoder"] = "all"
+    # stop when the validation log-mel through the quantizer has not improved for this many
+    # epochs (best.pt keeps the best); 0 = run every epoch
+    early_stop_patience: int = 0
     # best.pt (lowest validation log-mel) besides last.pt; each is a full checkpoint with optimiser
     # state (about 113 MB for the seed preset), so short or disk-tight runs may skip it
     keep_best: bool = True
@@ -307,6 +316,9 @@ class TrainConfig(_Validated):
             (self.num_workers >= 0, "num_workers must be >= 0"),
             (self.log_every >= 1 and self.save_every >= 1, "log_every and save_every must be >= 1"),
             (self.bypass_quantizer_steps >= 0, "bypass_quantizer_steps must be >= 0"),
+            (self.early_stop_patience >= 0, "early_stop_patience must be >= 0"),
+            (not (self.trainable == "decoder" and not self.init_from),
+             "trainable: decoder needs trained weights to keep (--init_from)"),
         ]
 
     def min_segment_samples(self) -> int:

@@ -58,6 +58,15 @@ class TeluCodec(nn.Module):
         audio = self.decoder(q.quantized)[..., :wav.shape[-1]]
         return CodecOutput(audio, q.codes, q.commit_loss, q.n_q)
 
+    def freeze_codes(self) -> None:
+        """Freeze what decides the codes: the encoder's weights and the codebooks (no gradient, no
+        k-means, EMA or dead-code restarts), so that training moves the decoder alone and every
+        code, entropy table and file of this model stays valid. Quantizer dropout still applies."""
+        self.encoder.requires_grad_(False)
+        self.quantizer.requires_grad_(False)
+        for codebook in self.quantizer.codebooks:
+            codebook.frozen = True
+
     @torch.no_grad()
     def encode(self, wav: torch.Tensor, n_q: int | None = None) -> torch.Tensor:
         """Codes (B, n_q, ceil(L / hop)) int64 for ``wav`` (B, 1, L) at ``cfg.sample_rate``."""

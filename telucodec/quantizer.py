@@ -79,6 +79,7 @@ class EMACodebook(nn.Module):
         self.register_buffer("cluster_size", torch.ones(size))
         self.register_buffer("embed_sum", embed.clone())
         self.restarts = 0       # codes restarted since construction (not saved: a training statistic)
+        self.frozen = False     # set by TeluCodec.freeze_codes: no k-means, EMA or restarts in training
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Nearest code index for each row of ``x`` (N, dim) -> (N,) int64, computed in float32."""
@@ -139,11 +140,12 @@ class EMACodebook(nn.Module):
         Returns the code vectors (N, dim), no gradient, and indices (N,).
         """
         x_detached = x.detach().float()
-        if self.training and not bool(self.initialized):
+        learning = self.training and not self.frozen
+        if learning and not bool(self.initialized):
             self._init_from_data(x_detached)
         indices = self.encode(x_detached)
         quantized = self.decode(indices)
-        if self.training:  # also with no rows: the all-reduce inside must run on every rank
+        if learning:  # also with no rows: the all-reduce inside must run on every rank
             self._ema_update(x_detached, indices)
             self._restart_dead_codes(x_detached)
         return quantized.to(x.dtype), indices

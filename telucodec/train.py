@@ -29,11 +29,12 @@ from tqdm import tqdm
 
 from . import metrics
 from .checkpoint import BEST, LAST, read_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, merge
 from .data import EpochSampler, SegmentDataset, scan_files, split_files, validation_clips
 from .discriminator import Adversary
-from .distrib import all_ranks_finite, check_same_step, setup_distributed, sync_on_last, wrap_ddp
+from .distrib import all_ranks_finite, broadcast, check_same_step, setup_distributed, sync_on_last, wrap_ddp
 from .errors import TeluCodecError
+from .finetune import finish_finetune
 from .fileio import atomic_write, check_output_folder
 from .losses import CodecLoss
 from .model import CodecOutput, TeluCodec
@@ -41,6 +42,7 @@ from .train_args import config_from_args
 from .warm_start import load_into, read_weights
 
 log = logging.getLogger("telucodec")
+MIN_FINETUNE_SECONDS = 60   # less training audio than this: a fine-tuning run warns it is unlikely to help
 
 
 # ----------------------------------------------------------------------------- small helpers
@@ -202,6 +204,9 @@ def build_data(args: argparse.Namespace, config: TrainConfig, rank: int, world: 
     data = Data(dataset, sampler, loader, validation_clips(val_set.clips, sr, config.data.val_seconds,
                                                            config.data.max_val_files),
                 items_per_epoch // step_items, step_items, skipped)
+    if rank == 0 and config.init_from and total_samples < MIN_FINETUNE_SECONDS * sr:
+        log.warning(f"only {duration(total_samples / sr)} of training audio: fine-tuning on less than "
+                    f"{MIN_FINETUNE_SECONDS // 60} minute is unlikely to do any good (held-out clips decide, below)")
     if rank == 0:
         print(f"data: {len(train_set.clips)} training files ({duration(total_samples / sr)}), "
               f"{len(data.val_clips)} validation clips, {skipped} file(s) skipped; "
@@ -214,7 +219,7 @@ class TrainState:
     """Everything a checkpoint holds (DAC's ``State``): the model, its optimiser and loss scaler,
     the adversary, the config, and where the run stands."""
 
-    COUNTERS = ("step", "epoch", "batch_in_epoch", "skipped_steps", "best")
+    COUNTERS = ("step", "epoch", "batch_in_epoch", "skipped_steps", "best", "epochs_since_best")
 
     config: TrainConfig
     model: TeluCodec
@@ -226,6 +231,7 @@ class TrainState:
     batch_in_epoch: int = 0       # steps taken in the current epoch
     skipped_steps: int = 0        # steps whose update a non-finite loss or gradient skipped
     best: float = math.inf        # lowest validation log-mel through the quantizer so far
+    epochs_since_best: int = 0    # validated epochs since ``best`` last fell (early stopping)
 
     def state_dict(self) -> dict:
         """The checkpoint: keys model, optimizer, scaler, config, the counters, rng, adversary."""
@@ -240,8 +246,8 @@ class TrainState:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
-        for name in self.COUNTERS:
-            setattr(self, name, state[name])
+        for name in self.COUNTERS:    # checkpoints from before a counter existed keep its default
+            setattr(self, name, state.get(name, getattr(self, name)))
         set_rng_state(state["rng"])
         if self.adversary is not None and state.get("adversary"):
             self.adversary.load_state_dict(state["adversary"])
@@ -250,9 +256,11 @@ class TrainState:
 def build_state(config: TrainConfig, device: torch.device, resumed: dict | None) -> TrainState:
     """A fresh model, optimiser, scaler and adversary for ``config``, restored from ``resumed``."""
     model = TeluCodec(config.model).to(device)
+    if config.trainable == "decoder":
+        model.freeze_codes()
     optimizer_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[config.optim.optimizer]
-    optimizer = optimizer_cls(model.parameters(), lr=config.optim.learning_rate, betas=config.optim.betas,
-                              weight_decay=config.optim.weight_decay)
+    optimizer = optimizer_cls([p for p in model.parameters() if p.requires_grad], lr=config.optim.learning_rate,
+                              betas=config.optim.betas, weight_decay=config.optim.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
     adversary = Adversary(config.adversarial, device) if config.adversarial.start_step >= 0 else None
     state = TrainState(config, model, optimizer, scaler, adversary)
@@ -282,6 +290,12 @@ class Run:
 
     def stop_at_max_steps(self, state: TrainState) -> bool:
         return 0 < state.config.max_steps <= state.step
+
+    @staticmethod
+    def stop_early(state: TrainState) -> bool:
+        """The validation log-mel has not improved for ``early_stop_patience`` epochs."""
+        patience = state.config.early_stop_patience
+        return 0 < patience <= state.epochs_since_best
 
 
 def build_run(run_dir: Path, state: TrainState, data: Data, device: torch.device, rank: int, world: int) -> Run:
@@ -460,6 +474,7 @@ def end_epoch(run: Run, state: TrainState, data: Data, stats: EpochStats) -> dic
     # not in the bypass warm-up: a model without its quantizer is not a codec yet
     is_best = bool(val) and quantize and val["log_mel"] < state.best
     state.best = val["log_mel"] if is_best else state.best
+    state.epochs_since_best = 0 if is_best else state.epochs_since_best + (bool(val) and quantize)
     run.checkpoint(state)
     if is_best and config.keep_best:
         run.checkpoint(state, BEST)
@@ -487,6 +502,8 @@ def train(args: argparse.Namespace) -> dict:
     seed_everything(config.seed)
     weights = read_weights(config.init_from) if config.init_from and resumed is None else None
     if weights is not None:   # a config that changes the model's shape: one line before the data is read
+        # a decoder-only run keeps the codes of the weights; any other makes codes of its own
+        config = merge(config, {"model": {"codes_of": weights.codes_id if config.trainable == "decoder" else ""}})
         load_into(TeluCodec(config.model), weights, reinit_codebooks=False)
     data = build_data(args, config, rank, world)
     check_same_step(resumed["step"] if resumed else 0, device)
@@ -500,16 +517,24 @@ def train(args: argparse.Namespace) -> dict:
               f"batch {state.batch_in_epoch})", flush=True)
     run = build_run(run_dir, state, data, device, rank, world)
     record: dict = {}
-    while state.epoch < config.num_epochs and not run.stop_at_max_steps(state):
+    stopped_early = False
+    while state.epoch < config.num_epochs and not run.stop_at_max_steps(state) and not stopped_early:
         stats = run_epoch(run, state, data)
         if state.batch_in_epoch >= data.steps_per_epoch:
             state.epoch, state.batch_in_epoch = state.epoch + 1, 0
             if run.is_main and stats.n_batches:
                 record = end_epoch(run, state, data, stats)
+            # rank 0 validated: every rank takes its verdict, so all stop together
+            stopped_early = bool(broadcast(torch.tensor([float(run.stop_early(state))], device=device)).item())
         elif stats.n_batches and state.step % config.save_every != 0:
             run.checkpoint(state)   # stopped by max_steps mid-epoch
+    if stopped_early and run.is_main:
+        print(f"early stop: validation log-mel has not improved for {config.early_stop_patience} epochs "
+              f"(best {state.best:.4f}, in {run_dir / BEST})", flush=True)
     if run.writer is not None:
         run.writer.close()
+    if config.init_from and run.is_main:
+        finish_finetune(run_dir, config, data.val_clips, [c for c in data.dataset.clips])
     if world > 1:
         dist.destroy_process_group()
     return record

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--init_from", metavar="default|PATH",
       help="start from trained weights: the shipped model (default), a .safetensors, a .pt checkpoint or a "
            "training folder; the model config comes from them (--config may not change its shape)")
+    a("--finetune", choices=["decoder", "full"],
+      help="with --init_from: train the decoder alone (default: codes, entropy tables and files stay "
+           "valid) or the whole model (its entropy tables are refitted on --data_dir at the end)")
     a("--val_dir", type=Path, help="validation folder (default: a deterministic 5%% split of DATA_DIR)")
     a("--device", default="auto", choices=["auto", "cpu", "cuda"])
     a("--num_workers", type=int)
@@ -79,6 +82,10 @@ def flag_overrides(args: argparse.Namespace) -> dict:
         overrides["keep_best"] = args.keep_best == "true"
     if args.adversarial_start_step is not None:
         overrides["adversarial"] = {"start_step": args.adversarial_start_step}
+    if args.finetune is not None:
+        if not args.init_from:
+            raise TeluCodecError("--finetune needs --init_from (the weights to fine-tune)")
+        overrides["trainable"] = {"decoder": "decoder", "full": "all"}[args.finetune]
     return overrides
 
 
@@ -87,6 +94,19 @@ def _weights_shape(config: TrainConfig) -> ModelConfig:
     example uses, so a fine-tuning stage may change it (e.g. to train low rates more often)."""
     quantizer = replace(config.model.quantizer, dropout_prob=0.0)
     return replace(config.model, quantizer=quantizer)
+
+
+# A run started from trained weights (--init_from) starts from these settings, then --config, then
+# flags: the losses of the shipped models' last stages, a learning rate and held-out share for minutes
+# of audio, the decoder alone, and early stopping on the held-out log-mel (docs/EXPERIMENTS.md, E17).
+FINETUNE_DEFAULTS: dict = {
+    "loss": {"l1_weight": 0.0, "mse_weight": 0.0, "stft_weight": 0.0, "mel_weight": 1.0, "complex_weight": 1.0,
+             "magnitude_weight": 1.0},
+    "optim": {"learning_rate": 1e-4, "warmup_steps": 50},
+    "data": {"val_fraction": 0.2, "max_val_files": 16, "perceptual_val_files": 8},
+    "model": {"quantizer": {"dropout_prob": 1.0}},
+    "trainable": "decoder", "num_epochs": 40, "early_stop_patience": 3, "save_every": 50,
+}
 
 
 def _initial_model(args: argparse.Namespace) -> ModelConfig:
@@ -120,6 +140,8 @@ def config_from_args(args: argparse.Namespace, resumed: dict | None, checkpoint:
             config = changed
     else:
         config = TrainConfig(model=_initial_model(args), init_from=args.init_from or "")
+        if args.init_from:
+            config = merge(config, FINETUNE_DEFAULTS)
         if args.config:
             config = _merged(config, load_config_file(args.config), args.config)
     config = merge(config, flag_overrides(args))

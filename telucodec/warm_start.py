@@ -64,17 +64,18 @@ class Weights:
     path: Path
     state: dict[str, torch.Tensor]
     model_id: str
+    codes_id: str               # the code space of its files: its own id, or the one it keeps (codes_of)
     entropy: object | None      # entropy.EntropyModel of a .safetensors file, if it has one
 
 
 def read_weights(source: str) -> Weights:
     """Load the weights at ``source`` (float32, CPU) with their model id and entropy model."""
-    from .codec import load, model_id
+    from .codec import load
 
     path = resolve(source)
     codec = load(path)
     state = {k: v.float() if v.is_floating_point() else v for k, v in codec.model.state_dict().items()}
-    return Weights(path, state, model_id(codec.model), codec.entropy)
+    return Weights(path, state, codec.model_id, codec.codes_id, codec.entropy)
 
 
 def load_into(model: torch.nn.Module, weights: Weights, reinit_codebooks: bool) -> None:

@@ -40,6 +40,18 @@ def trained_tiny(causal: bool = False) -> TeluCodec:
     return model.eval()
 
 
+def tiny_complex(causal: bool = True) -> TeluCodec:
+    """A tiny complex model (hop 80, n_fft 320 as the shipped ones; causal by default) in eval
+    mode, its codebooks initialised by k-means on a 1 s clip."""
+    cfg = dataclass_from_dict(ModelConfig, {
+        "architecture": "complex", "strides": [80], "latent_dim": 16, "frame_dim": 32, "frame_blocks": 2,
+        "causal": causal, "quantizer": {"n_q": 4, "codebook_size": 64, "kmeans_iters": 2}})
+    torch.manual_seed(0)
+    model = TeluCodec(cfg)
+    model(torch.from_numpy(voiced_clip(1.0))[None, None])
+    return model.eval()
+
+
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
     """``trained_tiny()`` saved as a float32 .safetensors model file (one per test module)."""

@@ -6,29 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import voiced_clip
+from conftest import tiny_complex, voiced_clip
 from telucodec.codec import Codec
-from telucodec.config import ModelConfig, dataclass_from_dict
 from telucodec.errors import TeluCodecError
-from telucodec.model import TeluCodec
 
 HOP, N_FFT = 80, 320
 
 
-def causal_complex(causal: bool = True) -> Codec:
-    """A tiny causal complex model (hop 80, n_fft 320 as the shipped ones), codebooks from k-means."""
-    cfg = dataclass_from_dict(ModelConfig, {
-        "architecture": "complex", "strides": [HOP], "latent_dim": 16, "frame_dim": 32, "frame_blocks": 2,
-        "causal": causal, "quantizer": {"n_q": 4, "codebook_size": 64, "kmeans_iters": 2}})
-    torch.manual_seed(0)
-    model = TeluCodec(cfg)
-    model(torch.from_numpy(voiced_clip(1.0))[None, None])      # k-means init of the codebooks
-    return Codec(model.eval())
-
-
 @pytest.fixture(scope="module")
 def codec() -> Codec:
-    return causal_complex()
+    return Codec(tiny_complex())
 
 
 def stream(codec: Codec, wav: np.ndarray, block: int, n_q: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +95,7 @@ def test_output_never_depends_on_input_more_than_n_fft_ahead(codec):
 
 
 def test_non_causal_models_refuse_to_stream():
-    codec = causal_complex(causal=False)
+    codec = Codec(tiny_complex(causal=False))
     for make in (codec.stream_encoder, codec.stream_decoder):
         with pytest.raises(TeluCodecError, match="not a causal streaming model"):
             make()
