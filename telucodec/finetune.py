@@ -46,12 +46,12 @@ def finish_finetune(run_dir: Path, config: TrainConfig, val_clips: list[np.ndarr
     save_pretrained(tuned.model, run_dir / MODEL_FILE, half=False, entropy=entropy)
     tuned = Codec(tuned.model, entropy=entropy)
     rows = [row for name, codec in (("original", original), ("fine-tuned", tuned))
-            for row in _score(name, codec, val_clips)]
+            for row in score(name, codec, val_clips)]
     write_report(run_dir, rows, best, len(val_clips))
     return rows
 
 
-def _score(name: str, codec, clips: list[np.ndarray]) -> list[dict]:
+def score(name: str, codec, clips: list[np.ndarray]) -> list[dict]:
     """Mean PESQ-WB, STOI, level and measured kbps of ``clips`` through ``codec`` at REPORT_KBPS."""
     rows = []
     for kbps in REPORT_KBPS:

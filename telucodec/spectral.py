@@ -137,23 +137,28 @@ class ConvISTFT(ISTFT):
 
 
 class CausalSTFT(nn.Module):
-    """Causal STFT as a strided convolution with the windowed DFT basis: frame t covers samples
-    [(t + 1) hop - n_fft, (t + 1) hop), ending at the current hop (left zero padding, or the previous
-    block's last n_fft - hop samples while streaming: ``streaming.with_history``). Audio (B, L), L a
-    multiple of hop -> (real, imag), each (B, n_fft / 2 + 1, L / hop) float32. Hann window."""
+    """Causal STFT: frame t covers samples [(t + 1) hop - n_fft, (t + 1) hop), ending at the current
+    hop (left zero padding, or the previous block's last n_fft - hop samples while streaming:
+    ``streaming.with_history``). Audio (B, L), L a multiple of hop -> (real, imag), each
+    (B, n_fft / 2 + 1, L / hop) float32. Hann window. Computed with an FFT, or (``fft = False``, what
+    ``convolutional`` sets for export) as a strided convolution with the windowed DFT basis."""
 
     def __init__(self, n_fft: int, hop: int):
         super().__init__()
-        self.n_fft, self.hop = n_fft, hop
+        self.n_fft, self.hop, self.fft = n_fft, hop, True
         window = torch.hann_window(n_fft, dtype=torch.float64)
         angle = _dft_angles(n_fft)
         basis = torch.cat([angle.cos(), -angle.sin()]) * window
+        self.register_buffer("window", window.float(), persistent=False)
         self.register_buffer("basis", basis.float()[:, None], persistent=False)   # (2 bins, 1, n_fft)
 
     def real_imag(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         padded = with_history(self, wav.float()[:, None], self.n_fft - self.hop)
-        real, imag = F.conv1d(padded, self.basis, stride=self.hop).chunk(2, dim=1)
-        return real, imag
+        if not self.fft:
+            real, imag = F.conv1d(padded, self.basis, stride=self.hop).chunk(2, dim=1)
+            return real, imag
+        spec = torch.fft.rfft(padded[:, 0].unfold(-1, self.n_fft, self.hop) * self.window).transpose(1, 2)
+        return spec.real, spec.imag
 
 
 class CausalISTFT(nn.Module):
@@ -165,12 +170,13 @@ class CausalISTFT(nn.Module):
     While streaming (``StreamState.active``) a call returns the T x hop samples that are complete,
     starting n_fft - hop samples before its first frame's hop, and keeps the rest as the stream's
     overlap tail; ``tail(state)`` returns it at the end. Windowed inverse real DFT divided by the
-    steady-state sum of squared windows (1.5 for a Hann window at hop n_fft / 4).
+    steady-state sum of squared windows (1.5 for a Hann window at hop n_fft / 4), by an inverse FFT
+    and overlap-add, or (``fft = False``, for export) as one transposed convolution.
     """
 
     def __init__(self, n_fft: int, hop: int):
         super().__init__()
-        self.n_fft, self.hop = n_fft, hop
+        self.n_fft, self.hop, self.fft = n_fft, hop, True
         bins = n_fft // 2 + 1
         window = torch.hann_window(n_fft, dtype=torch.float64)
         # inverse real DFT: bins other than DC and Nyquist stand for their mirror image too
@@ -181,9 +187,19 @@ class CausalISTFT(nn.Module):
         basis = torch.cat([angle.cos(), -angle.sin()]) * torch.cat([weight, weight]) / n_fft * window
         basis = basis / envelope.repeat(n_fft // hop)
         self.register_buffer("basis", basis.float()[:, None], persistent=False)   # (2 bins, 1, n_fft)
+        self.register_buffer("synthesis_window", (window / envelope.repeat(n_fft // hop)).float(), persistent=False)
+
+    def _overlap_add(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+        """(B, (T - 1) hop + n_fft): the windowed frames summed where they overlap."""
+        if not self.fft:
+            return F.conv_transpose1d(torch.cat([real, imag], dim=1).float(), self.basis, stride=self.hop)[:, 0]
+        frames = torch.fft.irfft(torch.complex(real.float(), imag.float()).transpose(1, 2), n=self.n_fft)
+        length = (frames.shape[1] - 1) * self.hop + self.n_fft
+        return F.fold((frames * self.synthesis_window).transpose(1, 2), (1, length), (1, self.n_fft),
+                      stride=(1, self.hop))[:, 0, 0]
 
     def from_real_imag(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
-        summed = F.conv_transpose1d(torch.cat([real, imag], dim=1).float(), self.basis, stride=self.hop)[:, 0]
+        summed = self._overlap_add(real, imag)
         overlap = self.n_fft - self.hop       # summed covers [first hop - overlap, last hop end)
         state = active_state()
         if state is None:
@@ -200,13 +216,16 @@ class CausalISTFT(nn.Module):
 
 
 def convolutional(model: nn.Module) -> nn.Module:
-    """Replace every ``STFT`` / ``ISTFT`` inside ``model`` (in place) by its convolution form, for export."""
+    """Replace every ``STFT`` / ``ISTFT`` inside ``model`` (in place) by its convolution form, and
+    switch the causal ones to theirs, for export (no complex numbers in the graph)."""
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if type(child) is STFT:
                 setattr(parent, name, ConvSTFT(child.n_fft, child.hop, child.pad_mode).to(child.window.device))
             elif type(child) is ISTFT:
                 setattr(parent, name, ConvISTFT(child.n_fft, child.hop).to(child.window.device))
+            elif isinstance(child, (CausalSTFT, CausalISTFT)):
+                child.fft = False
     return model
 
 

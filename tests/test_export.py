@@ -29,16 +29,19 @@ AUDIO_ATOL = 1e-5
 
 
 def tiny_spectral_config(architecture: str) -> ModelConfig:
-    """A tiny ``frame`` model (EMA codebooks), or a tiny ``complex`` one (factorised codes, a stride-2 latent)."""
+    """A tiny ``frame`` model (EMA codebooks), a tiny ``complex`` one (factorised codes, a stride-2
+    latent), or a tiny ``causal-complex`` one (EMA codebooks, the real-time model's design)."""
     quantizer = {"n_q": 4, "codebook_size": 64, "kmeans_iters": 2}
-    strides = [80]
-    if architecture == "complex":
+    strides, causal = [80], architecture == "causal-complex"
+    architecture = "complex" if causal else architecture
+    if architecture == "complex" and not causal:
         quantizer["kind"], strides = "factorized", [80, 2]
     return dataclass_from_dict(ModelConfig, {"architecture": architecture, "strides": strides, "latent_dim": 16,
-                                             "frame_dim": 32, "frame_blocks": 2, "quantizer": quantizer})
+                                             "frame_dim": 32, "frame_blocks": 2, "causal": causal,
+                                             "quantizer": quantizer})
 
 
-@pytest.fixture(scope="module", params=["seanet", "frame", "complex"])
+@pytest.fixture(scope="module", params=["seanet", "frame", "complex", "causal-complex"])
 def model_file(request, tmp_path_factory) -> Path:
     """A tiny model of each architecture, codebooks initialised by one training forward."""
     torch.manual_seed(0)
