@@ -71,8 +71,18 @@ class MultiResolutionSTFTLoss(_MultiSTFT):
         return total / len(self.ffts)
 
 
+# Band power (sum of |STFT|^2 in a mel band, a Hann window) below which a band counts as silent in
+# the band-level loss: about 60 dB under the bands of speech at -20 dBFS, so that the level of
+# bands with nothing in them (band-limited recordings, leakage) is not matched to the decibel.
+LEVEL_FLOOR = 1e-4
+
+
 class MultiScaleMelLoss(_MultiSTFT):
-    """L1 between log-mel spectrograms at several window sizes (DAC style)."""
+    """L1 between log-mel spectrograms at several window sizes (DAC style), and between the segments'
+    band levels: the log of each mel band's mean power over the segment (in nepers, 1 Np = 8.7 dB).
+    Frame by frame the MSE terms shrink what the quantizer made uncertain (their optimum is the mean
+    of the possible spectra, quieter than any of them); the band levels hold the output's loudness
+    and spectral balance to the input's. Returns (log-mel L1, band-level L1)."""
 
     def __init__(self, ffts: tuple[int, ...], n_mels: int, sample_rate: int):
         super().__init__(ffts)
@@ -81,14 +91,15 @@ class MultiScaleMelLoss(_MultiSTFT):
                                  persistent=False)
 
     @_fp32
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        total = pred.new_zeros(())
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mel_total, level_total = pred.new_zeros(()), pred.new_zeros(())
         for n_fft in self.ffts:
             fb = getattr(self, f"mel_{n_fft}")
-            p = (fb @ self.magnitude(n_fft, pred)).clamp(min=1e-5).log()
-            t = (fb @ self.magnitude(n_fft, target)).clamp(min=1e-5).log()
-            total = total + F.l1_loss(p, t)
-        return total / len(self.ffts)
+            p, t = self.magnitude(n_fft, pred), self.magnitude(n_fft, target)
+            mel_total = mel_total + F.l1_loss((fb @ p).clamp(min=1e-5).log(), (fb @ t).clamp(min=1e-5).log())
+            p_level, t_level = ((fb @ x.pow(2)).mean(-1).clamp(min=LEVEL_FLOOR).log() / 2 for x in (p, t))
+            level_total = level_total + F.l1_loss(p_level, t_level)
+        return mel_total / len(self.ffts), level_total / len(self.ffts)
 
 
 class CompressedSpectrumLoss(_MultiSTFT):
@@ -118,8 +129,9 @@ class CompressedSpectrumLoss(_MultiSTFT):
 
 class CodecLoss(nn.Module):
     """The training objective, the one place where loss weights are applied and summed: waveform
-    L1 + MSE (logged together as ``recon``), multi-resolution STFT, multi-scale mel, compressed
-    complex STFT and magnitude (off by default), commitment (``vq``) and, when the adversary is on,
+    L1 + MSE (logged together as ``recon``), multi-resolution STFT, multi-scale mel, band levels,
+    compressed complex STFT and magnitude (the last three off by default), commitment (``vq``) and,
+    when the adversary is on,
     its generator terms ``adv`` and ``feat`` (weights from ``adversarial``)."""
 
     def __init__(self, cfg: LossConfig, sample_rate: int, adversarial: AdversarialConfig | None = None):
@@ -127,7 +139,8 @@ class CodecLoss(nn.Module):
         self.cfg = cfg
         adversarial = adversarial or AdversarialConfig()
         self.weights = {"l1": cfg.l1_weight, "mse": cfg.mse_weight, "stft": cfg.stft_weight, "mel": cfg.mel_weight,
-                        "complex": cfg.complex_weight, "magnitude": cfg.magnitude_weight, "vq": cfg.commit_weight,
+                        "complex": cfg.complex_weight, "magnitude": cfg.magnitude_weight, "level": cfg.level_weight,
+                        "vq": cfg.commit_weight,
                         "adv": adversarial.adversarial_weight, "feat": adversarial.feature_weight}
         self.stft = MultiResolutionSTFTLoss(cfg.stft_ffts)
         self.mel = MultiScaleMelLoss(cfg.mel_ffts, cfg.n_mels, sample_rate)
@@ -141,8 +154,8 @@ class CodecLoss(nn.Module):
             terms = {"l1": F.l1_loss(pred32, target32), "mse": F.mse_loss(pred32, target32)}
         complex_mse, magnitude_mse = (self.spectrum(pred, target) if cfg.complex_weight or cfg.magnitude_weight
                                       else (zero, zero))
-        return {**terms, "stft": self.stft(pred, target) if cfg.stft_weight else zero,
-                "mel": self.mel(pred, target) if cfg.mel_weight else zero,
+        mel, level = self.mel(pred, target) if cfg.mel_weight or cfg.level_weight else (zero, zero)
+        return {**terms, "stft": self.stft(pred, target) if cfg.stft_weight else zero, "mel": mel, "level": level,
                 "complex": complex_mse, "magnitude": magnitude_mse, "vq": commit_loss.float()}
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor,

@@ -143,3 +143,16 @@ def test_causal_algorithmic_latency_is_one_hop():
     bumped[..., 20:] += 1.0
     out_diff = (model.decoder(latent) - model.decoder(bumped)).abs()[0, 0]
     assert int((out_diff > 0).nonzero()[0]) == 20 * 80     # frame t only shapes samples from t * hop on
+
+
+def test_band_level_loss_is_a_gain_in_nepers_and_blind_to_phase():
+    noise = 0.02 * torch.randn(8000, generator=torch.Generator().manual_seed(0))   # energy in every band
+    target = (torch.from_numpy(voiced_clip(0.5)) + noise)[None, None]
+    loss = MultiScaleMelLoss((512, 1024), 40, 16000)
+    quieter = target * 10 ** (-2 / 20)                     # 2 dB down: ln(10^(2/20)) = 0.2303 Np in every band
+    assert abs(float(loss(quieter, target)[1]) - 0.2303) < 1e-3
+    assert float(loss(target, target)[1]) == 0.0
+    t = torch.arange(8000) / 16000
+    fade = torch.hann_window(8000, periodic=False)        # no edge clicks, which differ with the phase
+    sine, cosine = (f(2 * torch.pi * 440 * t)[None, None] * 0.5 * fade for f in (torch.sin, torch.cos))
+    assert float(loss(cosine, sine)[1]) < 0.01             # same level, other phase
