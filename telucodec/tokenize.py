@@ -10,6 +10,7 @@ output that cannot be written (a full disk) stops the run.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -21,6 +22,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from .audio import find_audio_files, read_audio_blocks
 from .errors import OutputError, TeluCodecError
 from .fileio import atomic_write, check_output_folder, distinct_outputs, write_error
+from .workers import exit_with_parent
 
 _codec = None   # one model per worker process
 
@@ -34,6 +36,11 @@ def _init_worker(model: Path | None, threads: int | None = None) -> None:
     if threads:
         torch.set_num_threads(threads)   # J workers x 1 thread each, not J x all cores
     _codec = load(model)
+
+
+def _init_pool_worker(parent_pid: int, model: Path | None) -> None:
+    exit_with_parent(parent_pid)   # a kill -9 of the command must not leave its workers running
+    _init_worker(model, threads=1)
 
 
 def _tokenize_one(src: Path, dst: Path, n_q: int) -> dict:
@@ -108,7 +115,7 @@ def _run(targets: list[tuple[Path, Path]], n_q: int, model: Path | None, jobs: i
         for src, dst in tqdm(targets, unit="file"):
             record(src, dst, _safe_tokenize(src, dst, n_q))
         return
-    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(model, 1)) as pool:
+    with ProcessPoolExecutor(jobs, initializer=_init_pool_worker, initargs=(os.getpid(), model)) as pool:
         try:
             futures = [(src, dst, pool.submit(_safe_tokenize, src, dst, n_q)) for src, dst in targets]
             for src, dst, future in tqdm(futures, unit="file"):
