@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from .audio import find_audio_files, read_audio_blocks
+from .audio import read_audio_blocks, scan_audio_files
 from .errors import OutputError, TeluCodecError
 from .fileio import atomic_write, check_output_folder, distinct_outputs, write_error
 from .workers import exit_with_parent
@@ -95,7 +95,9 @@ def _append(manifest_path: Path, entries: list[dict]) -> None:
 
 def _plan(root: Path, out: Path, done: dict, ours: set[str], force: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
     """(src, dst) pairs still to tokenize, and the errors for inputs whose output is not ours."""
-    files = find_audio_files(root)
+    scan = scan_audio_files(root)
+    print(f"telucodec: {scan.summary(root, 'audio files')}", file=sys.stderr)
+    files = scan.files
     names = distinct_outputs([f.relative_to(root) for f in files], ".npy")
     targets, refused = [], []
     for src, name in zip(files, names):
@@ -130,8 +132,6 @@ def tokenize_folder(root: Path, out: Path, model: Path | None, n_q: int | None, 
     """Tokenize every audio file under ``root`` into ``out``; returns the exit code (2 if any file was skipped)."""
     if not root.is_dir():
         raise TeluCodecError(f"{root}: no such folder")
-    if jobs < 1:
-        raise TeluCodecError("--jobs must be at least 1")
     check_output_folder(out)
     _init_worker(model)
     n_q = _codec.resolve_n_q(n_q, kbps)
