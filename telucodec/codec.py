@@ -29,12 +29,13 @@ import torch
 
 from .audio import pcm_to_float, to_mono_16k
 from .bitstream import CodecHeader, decode_bytes, encode_bytes
-from .checkpoint import BEST, LAST, model_from_checkpoint
+from .checkpoint import model_from_checkpoint
 from .config import ModelConfig, QuantizerConfig, TrainConfig, dataclass_from_dict
 from .entropy import PREFIX as ENTROPY_PREFIX
 from .entropy import EntropyModel
 from .errors import TeluCodecError
 from .model import TeluCodec
+from .modelfile import model_file
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default.safetensors"
 
@@ -378,11 +379,7 @@ def load(path: str | os.PathLike | None = None, **kwargs) -> Codec:
         if not DEFAULT_MODEL.is_file():
             raise TeluCodecError("no default model is shipped in this install; pass --model CHECKPOINT_OR_FOLDER")
         path = DEFAULT_MODEL
-    path = Path(path)
-    if path.is_dir():
-        path = path / BEST if (path / BEST).is_file() else path / LAST
-    if not path.exists():
-        raise TeluCodecError(f"{path}: no such model file")
+    path = model_file(path)
     if path.suffix == ".safetensors":
         model, entropy = _load_safetensors(path)
         return Codec(model, entropy=entropy, **kwargs)
