@@ -37,7 +37,6 @@ def _load_codec(args: argparse.Namespace):
     return load(args.model)
 
 
-
 def _n_q(codec, args: argparse.Namespace) -> int:
     """The quantizer count from --n_q or --kbps (reporting the choice when the rate is not exact)."""
     n_q = codec.resolve_n_q(args.n_q, args.kbps)
@@ -54,9 +53,9 @@ def _pairs(args: argparse.Namespace, inputs: list[Path], extensions: tuple[str, 
 
     ``-o`` is a folder when it exists as one or ends in a slash (``-o out/``), even for one input.
     Folders are scanned for ``extensions`` (``fileio.scan_folder``: any case, links followed,
-    hidden files skipped) and mirrored (``DIR/sub/a.wav`` ->
-    ``OUT/sub/a.tlc``); inputs that would share an output keep their extension in its name
-    (``fileio.distinct_outputs``). Raises TeluCodecError when folders hold no input file."""
+    hidden files skipped) and mirrored (``DIR/sub/a.wav`` -> ``OUT/sub/a.tlc``); inputs that would
+    share an output keep their extension in its name (``fileio.distinct_outputs``). Raises
+    TeluCodecError when folders hold no input file."""
     from .fileio import distinct_outputs, scan_folder
 
     output = args.output
