@@ -15,7 +15,7 @@ import soundfile as sf
 import soxr
 
 from .errors import TeluCodecError
-from .fileio import atomic_write, require_file, write_error
+from .fileio import FolderScan, atomic_write, require_file, scan_folder, write_error
 
 log = logging.getLogger("telucodec")
 
@@ -67,7 +67,7 @@ def read_audio_blocks(path: str | os.PathLike, target_rate: int = 16000,
     path = require_file(path, "an audio file")
     total = 0
     try:
-        with sf.SoundFile(str(path)) as f:
+        with sf.SoundFile(os.fsencode(path)) as f:   # bytes: names that are not UTF-8 open too
             rate = f.samplerate
             if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
                 raise TeluCodecError(f"{path}: sample rate {rate} Hz is outside "
@@ -117,7 +117,7 @@ def _expected_length(path: str | os.PathLike, target_rate: int) -> int:
     minutes' worth: a header's length is only a hint (a 1 Hz header may announce days), and the
     reader grows the buffer when a file is longer."""
     try:
-        info = sf.info(str(path))
+        info = sf.info(os.fsencode(path))
         if not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
             return 0
         return min(int(info.frames * target_rate / info.samplerate) + 16, 600 * target_rate)
@@ -125,10 +125,15 @@ def _expected_length(path: str | os.PathLike, target_rate: int) -> int:
         return 0
 
 
+def scan_audio_files(root: str | os.PathLike) -> FolderScan:
+    """The audio files under ``root`` (``fileio.scan_folder``: symlinked folders followed, hidden
+    files skipped and counted, extensions matched in any case), sorted by path."""
+    return scan_folder(root, AUDIO_EXTENSIONS)
+
+
 def find_audio_files(root: str | os.PathLike) -> list[Path]:
-    """All audio files under ``root`` (recursively), sorted by path for determinism."""
-    root = Path(root)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    """All audio files under ``root`` (``scan_audio_files``), sorted by path for determinism."""
+    return scan_audio_files(root).files
 
 
 def write_wav(path: str | os.PathLike, wav: np.ndarray | Iterable[np.ndarray], sample_rate: int = 16000) -> None:
@@ -141,7 +146,7 @@ def write_wav(path: str | os.PathLike, wav: np.ndarray | Iterable[np.ndarray], s
 
     def write(tmp: str) -> None:
         try:
-            with sf.SoundFile(tmp, "w", sample_rate, 1, subtype="PCM_16", format="WAV") as f:
+            with sf.SoundFile(os.fsencode(tmp), "w", sample_rate, 1, subtype="PCM_16", format="WAV") as f:
                 for block in blocks:
                     f.write(np.clip(np.asarray(block, dtype=np.float32).reshape(-1), -1.0, 1.0))
         except sf.SoundFileRuntimeError as exc:   # libsndfile's "System error" on a full disk

@@ -10,8 +10,7 @@ from .fileio import atomic_write
 from .config import TrainConfig
 from .errors import TeluCodecError
 from .model import TeluCodec
-
-LAST, BEST = "last.pt", "best.pt"
+from .modelfile import BEST, LAST
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:

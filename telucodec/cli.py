@@ -18,12 +18,16 @@ Only the jobs import torch (lazily), so --help, info and a bad flag answer at on
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Callable
 
-from .command import Parser, run_with_errors
+from .command import Parser, positive_float, positive_int, run_with_errors
 from .errors import OutputError, TeluCodecError
+
+Pairs = list[tuple[Path, Path]]       # (input file, output file)
+Work = Callable[[Path, Path], None]   # makes the output of one pair
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -43,29 +47,34 @@ def _n_q(codec, args: argparse.Namespace) -> int:
     return n_q
 
 
-def _pairs(inputs: list[Path], output: Path, new_suffix: str) -> list[tuple[Path, Path]]:
-    """(input file, output file) pairs: one file to one file, or many (or folders) into a folder.
+def _pairs(args: argparse.Namespace, inputs: list[Path], extensions: tuple[str, ...], what: str,
+           new_suffix: str) -> tuple[Pairs, list[str]]:
+    """(input file, output file) pairs: one file to one file, or many (or folders) into a folder;
+    and for each folder a line saying how many ``what`` it holds (printed once outputs are checked).
 
-    Folders are mirrored (``DIR/sub/a.wav`` -> ``OUT/sub/a.tlc``); inputs that would share an
-    output keep their extension in its name (``fileio.distinct_outputs``)."""
-    from .audio import find_audio_files
-    from .fileio import distinct_outputs
+    ``-o`` is a folder when it exists as one or ends in a slash (``-o out/``), even for one input.
+    Folders are scanned for ``extensions`` (``fileio.scan_folder``: any case, links followed,
+    hidden files skipped) and mirrored (``DIR/sub/a.wav`` -> ``OUT/sub/a.tlc``); inputs that would
+    share an output keep their extension in its name (``fileio.distinct_outputs``). Raises
+    TeluCodecError when folders hold no input file."""
+    from .fileio import distinct_outputs, scan_folder
 
-    single = len(inputs) == 1 and not inputs[0].is_dir() and not output.is_dir() and not str(output).endswith("/")
-    if single:
-        return [(inputs[0], output)]
-    sources, names = [], []
+    output = args.output
+    if len(inputs) == 1 and not inputs[0].is_dir() and not (args.into_folder or output.is_dir()):
+        return [(inputs[0], output)], []
+    sources, names, found = [], [], []
     for item in inputs:
         if item.is_dir():
-            files = find_audio_files(item) if new_suffix == ".tlc" else sorted(item.rglob("*.tlc"))
-            sources += files
-            names += [f.relative_to(item) for f in files]
+            scan = scan_folder(item, extensions)
+            found.append(f"telucodec: {scan.summary(item, what)}")
+            sources += scan.files
+            names += [f.relative_to(item) for f in scan.files]
         else:
             sources.append(item)
             names.append(Path(item.name))
     if not sources:
         raise TeluCodecError(f"no input files found in {', '.join(map(str, inputs))}")
-    return [(src, output / name) for src, name in zip(sources, distinct_outputs(names, new_suffix, sources))]
+    return [(src, output / name) for src, name in zip(sources, distinct_outputs(names, new_suffix, sources))], found
 
 
 def _written(src: Path, dst: Path, codec, n_q: int, num_bytes: int, seconds: float) -> str:
@@ -97,27 +106,48 @@ def _one_line(src: Path, dst: Path, exc: Exception) -> str:
     return f"{src}: unexpected {type(exc).__name__}: {first}"
 
 
-def _for_each(pairs: list[tuple[Path, Path]], force: bool, work: Callable[[Path, Path], None]) -> int:
-    """Run ``work`` on every pair with a progress bar. The output folders are checked first (an
-    unwritable one stops the command before any work); then a failing input is reported on its own
-    line, skipped and counted, the others go on, and the exit code is 2 when any was skipped. An
-    output that cannot be written (OutputError: disk full) stops the batch."""
+def _startable(pairs: Pairs, force: bool) -> tuple[Pairs, int]:
+    """(the pairs whose input exists and whose output is free or --force'd, how many were refused).
+    Checked before the model is loaded; each refusal is reported on its own line."""
+    from .fileio import require_file
+
+    startable = []
+    for src, dst in pairs:
+        try:
+            require_file(src, "an input file")
+            _check_output(dst, force)
+            startable.append((src, dst))
+        except TeluCodecError as exc:
+            print(f"telucodec: error: {exc}", file=sys.stderr)
+    return startable, len(pairs) - len(startable)
+
+
+def _for_each(pairs: tuple[Pairs, list[str]], force: bool, make_work: Callable[[], Work]) -> int:
+    """Run the work on every pair of ``_pairs`` with a progress bar. The output folders are checked
+    first (an unwritable one stops the command before any work), then ``_pairs``' lines on what
+    the folders hold are printed; ``make_work`` (which loads the model) is called only when some
+    pair passes ``_startable``'s checks. A failing input is reported on its own line, skipped and
+    counted, the others go on, and the exit code is 2 when any was skipped. An output that cannot
+    be written (OutputError: disk full) stops the batch."""
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from .fileio import check_output_folder
 
+    pairs, found = pairs
     for folder in sorted({dst.parent for _, dst in pairs}):
         check_output_folder(folder, pairs[0][1] if len(pairs) == 1 else folder)
-    failed = 0
+    for line in found:
+        print(line, file=sys.stderr)
+    todo, failed = _startable(pairs, force)
+    work = make_work() if todo else None
     with logging_redirect_tqdm():   # warnings (e.g. clipping) print above the bar, not into it
-        for src, dst in tqdm(pairs, disable=len(pairs) == 1, unit="file"):
+        for src, dst in tqdm(todo, disable=len(pairs) == 1, unit="file"):
             try:
-                _check_output(dst, force)
                 work(src, dst)
             except OutputError:        # a full disk or a read-only folder: no point trying the next file
                 raise
-            except Exception as exc:   # any other failure of one file: report it, skip it, go on
+            except Exception as exc:   # any other failure of one file (a name too long...): report, skip, go on
                 tqdm.write(f"telucodec: error: {_one_line(src, dst, exc)}", file=sys.stderr)
                 failed += 1
     if failed and len(pairs) > 1:
@@ -128,52 +158,68 @@ def _for_each(pairs: list[tuple[Path, Path]], force: bool, work: Callable[[Path,
 # ----------------------------------------------------------------------------- jobs
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from .audio import read_audio_blocks
-    from .bitstream import save_codes
+    from .audio import AUDIO_EXTENSIONS
 
-    codec = _load_codec(args)
-    n_q = _n_q(codec, args)
+    pairs = _pairs(args, args.inputs, AUDIO_EXTENSIONS, "audio files", ".tlc")
 
-    entropy = codec.stream_entropy(n_q, not args.no_entropy_coding)
+    def make_work() -> Work:
+        from .audio import read_audio_blocks
+        from .bitstream import save_codes
 
-    def work(src: Path, dst: Path) -> None:
-        codes, samples = codec.encode_stream(read_audio_blocks(src, codec.sample_rate), n_q)
-        save_codes(dst, codes, codec.header(n_q, samples), entropy)
-        _say(args, _written(src, dst, codec, n_q, dst.stat().st_size, samples / codec.sample_rate))
+        codec = _load_codec(args)
+        n_q = _n_q(codec, args)
+        entropy = codec.stream_entropy(n_q, not args.no_entropy_coding)
 
-    return _for_each(_pairs(args.inputs, args.output, ".tlc"), args.force, work)
+        def work(src: Path, dst: Path) -> None:
+            codes, samples = codec.encode_stream(read_audio_blocks(src, codec.sample_rate), n_q)
+            save_codes(dst, codes, codec.header(n_q, samples), entropy)
+            _say(args, _written(src, dst, codec, n_q, dst.stat().st_size, samples / codec.sample_rate))
+        return work
+
+    return _for_each(pairs, args.force, make_work)
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from .audio import write_wav
-    from .bitstream import load_codes
+    pairs = _pairs(args, args.inputs, (".tlc",), ".tlc files", ".wav")
 
-    codec = _load_codec(args)
+    def make_work() -> Work:
+        from .audio import write_wav
+        from .bitstream import load_codes
 
-    def work(src: Path, dst: Path) -> None:
-        codes, header = load_codes(src, entropy=codec.entropy, model=codec.model_header)
-        write_wav(dst, codec.decode_stream(codes, header.num_samples), codec.sample_rate)
-        _say(args, f"{src} -> {dst}: {header.num_samples / header.sample_rate:.2f} s, "
-                   f"{codec.sample_rate} Hz mono PCM16")
+        codec = _load_codec(args)
 
-    return _for_each(_pairs(args.inputs, args.output, ".wav"), args.force, work)
+        def work(src: Path, dst: Path) -> None:
+            codes, header = load_codes(src, entropy=codec.entropy, model=codec.model_header)
+            write_wav(dst, codec.decode_stream(codes, header.num_samples), codec.sample_rate)
+            _say(args, f"{src} -> {dst}: {header.num_samples / header.sample_rate:.2f} s, "
+                       f"{codec.sample_rate} Hz mono PCM16")
+        return work
+
+    return _for_each(pairs, args.force, make_work)
 
 
-def cmd_roundtrip(args: argparse.Namespace) -> None:
-    from .audio import read_audio_blocks, write_wav
-    from .bitstream import decode_bytes, encode_bytes
-    from .fileio import check_output_file
+def cmd_roundtrip(args: argparse.Namespace) -> int:
+    from .audio import AUDIO_EXTENSIONS
 
-    _check_output(args.output, args.force)
-    check_output_file(args.output)      # before loading the model and encoding, not after
-    codec = _load_codec(args)
-    n_q = _n_q(codec, args)
-    codes, samples = codec.encode_stream(read_audio_blocks(args.input, codec.sample_rate), n_q)
-    data = encode_bytes(codes, codec.header(n_q, samples), codec.stream_entropy(n_q))
-    # through the bytes, as a file would go
-    codes, header = decode_bytes(data, entropy=codec.entropy, model=codec.model_header)
-    write_wav(args.output, codec.decode_stream(codes, header.num_samples), codec.sample_rate)
-    _say(args, _written(args.input, args.output, codec, n_q, len(data), samples / codec.sample_rate))
+    pairs = _pairs(args, [args.input], AUDIO_EXTENSIONS, "audio files", ".wav")
+
+    def make_work() -> Work:
+        from .audio import read_audio_blocks, write_wav
+        from .bitstream import decode_bytes, encode_bytes
+
+        codec = _load_codec(args)
+        n_q = _n_q(codec, args)
+
+        def work(src: Path, dst: Path) -> None:
+            codes, samples = codec.encode_stream(read_audio_blocks(src, codec.sample_rate), n_q)
+            data = encode_bytes(codes, codec.header(n_q, samples), codec.stream_entropy(n_q))
+            # through the bytes, as a file would go
+            codes, header = decode_bytes(data, entropy=codec.entropy, model=codec.model_header)
+            write_wav(dst, codec.decode_stream(codes, header.num_samples), codec.sample_rate)
+            _say(args, _written(src, dst, codec, n_q, len(data), samples / codec.sample_rate))
+        return work
+
+    return _for_each(pairs, args.force, make_work)
 
 
 def _header_problem(header, args: argparse.Namespace) -> tuple[str, str | None]:
@@ -222,26 +268,51 @@ def cmd_info(args: argparse.Namespace) -> None:
           f"bitrate:     {kbps:.2f} kbps measured, {header.nominal_bitrate / 1000:g} kbps nominal")
 
 
-def cmd_fit_entropy(args: argparse.Namespace) -> int:
-    """Fit the entropy model on the codes of a folder of speech; write the model file with it."""
-    import torch
-    from tqdm import tqdm
+def _check_fit_entropy(args: argparse.Namespace) -> None:
+    """fit-entropy's checks that need no model (nor torch); TeluCodecError for the first failing."""
+    from .fileio import check_output_file
 
-    from .audio import find_audio_files, load_audio
-    from .codec import save_pretrained
-    from .entropy_fit import fit_entropy_model
-
-    codec = _load_codec(args)
+    if args.into_folder or args.output.is_dir():
+        raise TeluCodecError(f"{args.output}: is a folder; -o takes the model file to write "
+                             f"(such as {args.output / 'model.safetensors'})")
     _check_output(args.output, args.force)
+    check_output_file(args.output)
     for folder in args.inputs:
         if not folder.is_dir():
             raise TeluCodecError(f"{folder}: not a folder of audio files")
     if args.max_files < 2:
         raise TeluCodecError(f"--max-files must be at least 2, got {args.max_files}")
+
+
+def _save_with_entropy(codec, clips: list, path: Path) -> str:
+    """Fit the entropy model on the codes ``clips`` and write the model with it to ``path``;
+    returns the new entropy model's id."""
+    import torch
+
+    from .codec import save_pretrained
+    from .entropy_fit import fit_entropy_model
+
+    entropy = fit_entropy_model(clips, codec.config.quantizer.codebook_size)
+    state = codec.model.state_dict()
+    # fp16 when the weights are fp16 values already (as in shipped models): the model id stays
+    half = all(torch.equal(v, v.half().to(v.dtype)) for v in state.values() if v.is_floating_point())
+    save_pretrained(codec.model, path, half=half, entropy=entropy)
+    return entropy.model_id
+
+
+def cmd_fit_entropy(args: argparse.Namespace) -> int:
+    """Fit the entropy model on the codes of a folder of speech; write the model file with it."""
+    from tqdm import tqdm
+
+    from .audio import load_audio, scan_audio_files
+
+    _check_fit_entropy(args)
+    codec = _load_codec(args)
     files = []
     for folder in args.inputs:
-        found = find_audio_files(folder)
-        files += found[:: max(1, -(-len(found) // args.max_files))]   # spread over the folder
+        scan = scan_audio_files(folder)
+        print(f"telucodec: {scan.summary(folder, 'audio files')}", file=sys.stderr)
+        files += scan.files[:: max(1, -(-len(scan.files) // args.max_files))]   # spread over the folder
     clips, failed = [], 0
     for path in tqdm(files, unit="file"):
         try:
@@ -249,23 +320,25 @@ def cmd_fit_entropy(args: argparse.Namespace) -> int:
         except Exception as exc:   # one bad file is reported on its own line and skipped, as in _for_each
             tqdm.write(f"telucodec: error: {_one_line(path, args.output, exc)}", file=sys.stderr)
             failed += 1
-    entropy = fit_entropy_model(clips, codec.config.quantizer.codebook_size)
-    state = codec.model.state_dict()
-    # fp16 when the weights are fp16 values already (as in shipped models): the model id stays
-    half = all(torch.equal(v, v.half().to(v.dtype)) for v in state.values() if v.is_floating_point())
-    save_pretrained(codec.model, args.output, half=half, entropy=entropy)
-    print(f"{args.output}: entropy model {entropy.model_id} fitted on {len(clips)} files "
+    entropy_id = _save_with_entropy(codec, clips, args.output)
+    print(f"{args.output}: entropy model {entropy_id} fitted on {len(clips)} files "
           f"({sum(c.shape[1] for c in clips)} frames){f', {failed} skipped' if failed else ''}")
     return 2 if failed else 0
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
+    from .train_args import check_paths
+
+    check_paths(args)
     from .train import train
 
     return train(args)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
+    from .export_args import check
+
+    check(args)
     from .export import run
 
     run(args)
@@ -279,6 +352,20 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- parser
 
+class _Output(argparse.Action):
+    """``-o`` as a Path, and ``into_folder``: whether it ends in a slash, which Path drops (with one
+    input, ``-o out/`` means "into the folder out", as an existing folder does)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, Path(values))
+        namespace.into_folder = values.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep))
+
+
+def _add_output(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("-o", "--output", action=_Output, required=True, help=help)
+    p.set_defaults(into_folder=False)
+
+
 def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, help="checkpoint, training folder or .safetensors (default: shipped model)")
 
@@ -289,15 +376,15 @@ def _add_quiet(p: argparse.ArgumentParser, what: str) -> None:
 
 def _add_rate(p: argparse.ArgumentParser) -> None:
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("--kbps", type=float, help="target bitrate; picks the number of quantizers")
-    rate.add_argument("--n_q", type=int, help="number of quantizers")
+    rate.add_argument("--kbps", type=positive_float, help="target bitrate; picks the number of quantizers")
+    rate.add_argument("--n_q", type=positive_int, help="number of quantizers")
 
 
 def _add_file_commands(sub) -> None:
     """encode, decode, roundtrip, info and fit-entropy: the commands that make and read .tlc files."""
     p = sub.add_parser("encode", help="audio files -> .tlc codec files")
     p.add_argument("inputs", nargs="+", type=Path, help="audio files or folders")
-    p.add_argument("-o", "--output", type=Path, required=True, help="output file, or folder for several inputs")
+    _add_output(p, "output file, or folder (an existing one, or ending in /) for one or more inputs")
     _add_rate(p), _add_model(p), _add_quiet(p, "no line per file written")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--no-entropy-coding", action="store_true",
@@ -306,14 +393,14 @@ def _add_file_commands(sub) -> None:
 
     p = sub.add_parser("decode", help=".tlc codec files -> 16 kHz wav")
     p.add_argument("inputs", nargs="+", type=Path, help=".tlc files or folders")
-    p.add_argument("-o", "--output", type=Path, required=True, help="output file, or folder for several inputs")
+    _add_output(p, "output file, or folder (an existing one, or ending in /) for one or more inputs")
     _add_model(p), _add_quiet(p, "no line per file written")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(job=cmd_decode)
 
     p = sub.add_parser("roundtrip", help="encode + decode in memory; prints the bitrate")
     p.add_argument("input", type=Path)
-    p.add_argument("-o", "--output", type=Path, required=True)
+    _add_output(p, "output .wav, or folder (an existing one, or ending in /)")
     _add_rate(p), _add_model(p), _add_quiet(p, "no bitrate line")
     p.add_argument("--force", action="store_true")
     p.set_defaults(job=cmd_roundtrip)
@@ -325,7 +412,7 @@ def _add_file_commands(sub) -> None:
 
     p = sub.add_parser("fit-entropy", help="fit the entropy model of the codes on speech; writes the model with it")
     p.add_argument("inputs", nargs="+", type=Path, help="folders of speech the model was not evaluated on")
-    p.add_argument("-o", "--output", type=Path, required=True, help="the model file to write (.safetensors)")
+    _add_output(p, "the model file to write (.safetensors)")
     _add_model(p)
     p.add_argument("--max-files", type=int, default=500, help="files used per folder, spread over it")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
@@ -347,9 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tokenize", help="codes (.npy int16, n_q x frames) for every audio file of a folder")
     p.add_argument("input", type=Path)
-    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("-o", "--output", type=Path, required=True, help="folder for the .npy files and manifest.jsonl")
     _add_rate(p), _add_model(p)
-    p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.add_argument("--jobs", type=positive_int, default=1, help="worker processes")
     p.add_argument("--force", action="store_true", help="overwrite .npy files this command did not write")
     p.set_defaults(job=cmd_tokenize)
 
@@ -372,9 +459,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_job(args: argparse.Namespace) -> object:
+    """The job, after the check every command with --model shares: a --model that is not there is
+    refused before torch is imported (each job checks its own inputs and outputs before loading)."""
+    from .modelfile import model_file
+
+    if getattr(args, "model", None) is not None:
+        model_file(args.model)
+    return args.job(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_with_errors(lambda: args.job(args))
+    return run_with_errors(lambda: _run_job(args))
 
 
 if __name__ == "__main__":

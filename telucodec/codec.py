@@ -29,21 +29,14 @@ import torch
 
 from .audio import pcm_to_float, to_mono_16k
 from .bitstream import CodecHeader, decode_bytes, encode_bytes
-from .checkpoint import BEST, LAST, model_from_checkpoint
+from .checkpoint import model_from_checkpoint
 from .config import ModelConfig, QuantizerConfig, TrainConfig, dataclass_from_dict
 from .entropy import PREFIX as ENTROPY_PREFIX
 from .entropy import EntropyModel
 from .errors import TeluCodecError
 from .model import TeluCodec
+from .modelfile import DEFAULT_MODEL, model_file
 from .realtime import StreamDecoder, StreamEncoder
-
-DEFAULT_MODEL = Path(__file__).parent / "assets" / "default.safetensors"
-SHIPPED_NAMES = ("default", "realtime")   # models shipped in the package: load("realtime"), --model realtime
-
-
-def shipped_model(name: str) -> Path:
-    """The file of the shipped model ``name`` (one of SHIPPED_NAMES), next to the default model."""
-    return DEFAULT_MODEL if name == "default" else DEFAULT_MODEL.with_name(f"{name}.safetensors")
 
 
 # Model config fields added after the first model ids were issued, with the value every earlier
@@ -394,20 +387,11 @@ def _load_safetensors(path: Path) -> tuple[TeluCodec, EntropyModel | None]:
 
 
 def load(path: str | os.PathLike | None = None, **kwargs) -> Codec:
-    """A Codec from a checkpoint (.pt), a training folder (model.safetensors, else best.pt, else
-    last.pt), a .safetensors
-    file, or a model shipped in the package by name: "default" (also with no path) or "realtime"
-    (the causal model for ``stream_encoder`` / ``stream_decoder``)."""
-    name = "default" if path is None else str(path)
-    if name in SHIPPED_NAMES and not Path(name).exists():   # a file or folder of that name comes first
-        path = shipped_model(name)
-        if not path.is_file():
-            raise TeluCodecError(f"no {name} model is shipped in this install; pass --model CHECKPOINT_OR_FOLDER")
-    path = Path(path)
-    if path.is_dir():   # a run: its finished model file (fine-tuning writes one), else best.pt, else last.pt
-        path = next((path / n for n in ("model.safetensors", BEST) if (path / n).is_file()), path / LAST)
-    if not path.exists():
-        raise TeluCodecError(f"{path}: no such model file")
+    """A Codec from a model shipped in the package by name: "default" (also with no path) or
+    "realtime" (the causal model for ``stream_encoder`` / ``stream_decoder``); a checkpoint (.pt);
+    a training folder (its model.safetensors, else best.pt, else last.pt); or a .safetensors file
+    (``modelfile.model_file``)."""
+    path = model_file(path)
     if path.suffix == ".safetensors":
         model, entropy = _load_safetensors(path)
         return Codec(model, entropy=entropy, **kwargs)

@@ -39,6 +39,9 @@ def run_with_errors(job: Callable[[], object]) -> int:
     logging.basicConfig(level=logging.WARNING, format="telucodec: %(levelname)s: %(message)s")
     logging.getLogger("telucodec").setLevel(logging.INFO)
     signal.signal(signal.SIGTERM, _raise_terminated)
+    for stream in (sys.stdout, sys.stderr):   # a file name that is not UTF-8 prints escaped, not as a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         result = job()
     except TeluCodecError as exc:
@@ -72,6 +75,22 @@ def bounded_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if abs(value) > MAX_INT_FLAG:
         raise argparse.ArgumentTypeError(f"{text!r} is out of range")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type for a rate: a finite number above zero."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type for a count: an integer of at least 1 that fits an int64."""
+    value = bounded_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
     return value
 
 

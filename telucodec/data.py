@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .audio import find_audio_files, load_audio
+from .audio import load_audio, scan_audio_files
 from .errors import TeluCodecError
 
 log = logging.getLogger("telucodec")
@@ -62,8 +63,15 @@ def scan_files(paths: list[Path], sample_rate: int, min_samples: int, silence_th
 
 def is_validation_file(path: Path, root: Path, fraction: float) -> bool:
     """Deterministic split by a hash of the path relative to ``root``."""
-    digest = hashlib.md5(str(path.relative_to(root)).encode()).digest()
+    digest = hashlib.md5(os.fsencode(path.relative_to(root))).digest()   # names need not be UTF-8
     return int.from_bytes(digest[:4], "little") / 2**32 < fraction
+
+
+def _scan(folder: Path) -> list[Path]:
+    """``scan_audio_files``, saying how many files it found (and how many hidden ones it skipped)."""
+    scan = scan_audio_files(folder)
+    log.info("%s", scan.summary(folder, "audio files"))
+    return scan.files
 
 
 def split_files(data_dir: Path, val_dir: Path | None, fraction: float) -> tuple[list[Path], list[Path]]:
@@ -71,11 +79,11 @@ def split_files(data_dir: Path, val_dir: Path | None, fraction: float) -> tuple[
     for folder in (data_dir, val_dir):
         if folder is not None and not folder.is_dir():
             raise TeluCodecError(f"{folder}: no such folder")
-    files = find_audio_files(data_dir)
+    files = _scan(data_dir)
     if not files:
         raise TeluCodecError(f"{data_dir}: no audio files found")
     if val_dir is not None:
-        return files, find_audio_files(val_dir)
+        return files, _scan(val_dir)
     val = [p for p in files if is_validation_file(p, data_dir, fraction)]
     if not val and len(files) > 1:
         val = files[-1:]  # tiny corpora: keep at least one validation file

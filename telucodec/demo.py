@@ -12,7 +12,7 @@ import numpy as np
 
 from .audio import atomic_write, load_audio, write_wav
 from .errors import TeluCodecError
-from .fileio import check_output_folder
+from .fileio import check_output_folder, require_file
 
 DEMO_CLIP = Path(__file__).parent / "assets" / "demo_te.wav"
 MARKER = ".telucodec_demo.json"   # the names of the files the demo wrote in its folder
@@ -97,10 +97,11 @@ def _round_trips(codec, reference: np.ndarray, out: Path, quiet: bool) -> tuple[
 
 
 def run(args: argparse.Namespace) -> list[dict]:
-    from .codec import load
-
     out = args.output
     _check_folder(out, args.force)
+    require_file(args.input, "an audio file")
+    from .codec import load   # torch: only once the folder and the input are known to be good
+
     if not args.quiet:
         print("telucodec demo: loading the model", file=sys.stderr, flush=True)
     codec = load(args.model)

@@ -167,10 +167,6 @@ def run(args: argparse.Namespace) -> None:
     """``telucodec export``."""
     from .codec import load
 
-    existing = [args.output / f"{name}{FORMATS[args.format]}" for name in ("encoder", "decoder")]
-    if not args.force and any(p.exists() for p in existing):
-        raise TeluCodecError(f"{args.output}: already holds exported graphs; pass --force to overwrite them")
-    check_output_folder(args.output)   # before loading and tracing
-    codec = load(args.model)
+    codec = load(args.model)   # the output and --model were checked before torch was imported (export_args.check)
     for path in export(codec.model, args.output, args.format, args.n_q, codec.model_id):
         print(path)

@@ -1,11 +1,14 @@
 """File utilities shared by every writer and reader: atomic writes, early checks that an output
-can be written, distinct output names for distinct inputs, and a clear error for a missing input.
-No audio, no torch: bitstream, checkpoint and audio all build on this."""
+can be written, distinct output names for distinct inputs, folder scans, and a clear error for a
+missing input. No audio, no torch: bitstream, checkpoint and audio all build on this."""
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -23,10 +26,20 @@ def require_file(path: str | os.PathLike, kind: str) -> Path:
     return path
 
 
-def write_error(path: str | os.PathLike, exc: BaseException | str) -> OutputError:
-    """The one-line error for an output that could not be written: ``PATH: cannot write (reason)``."""
+# Errors of the destination as a whole (every later file of a batch would fail alike), as opposed to
+# errors of one output's name (too long, not allowed by the file system), after which a batch goes on.
+_DESTINATION_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
+                       getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def write_error(path: str | os.PathLike, exc: BaseException | str) -> TeluCodecError:
+    """The one-line error for an output that could not be written: ``PATH: cannot write (reason)``.
+
+    An OutputError (a batch stops at it) unless ``exc`` is an OSError of that one name (too long,
+    an invalid name): then a plain TeluCodecError, so that a batch skips that file and goes on."""
     reason = getattr(exc, "strerror", None) or (str(exc).splitlines() or [""])[0] or type(exc).__name__
-    return OutputError(f"{path}: cannot write ({reason})")
+    own_name = isinstance(exc, OSError) and exc.errno is not None and exc.errno not in _DESTINATION_ERRNOS
+    return (TeluCodecError if own_name else OutputError)(f"{path}: cannot write ({reason})")
 
 
 def check_output_folder(folder: str | os.PathLike, target: str | os.PathLike | None = None) -> None:
@@ -62,10 +75,11 @@ def check_output_file(path: str | os.PathLike) -> None:
 def atomic_write(path: str | os.PathLike, write_fn: Callable[[str], object]) -> None:
     """Call ``write_fn(tmp_path)`` then rename the temp file onto ``path``.
 
-    The temp file (``.NAME.xxxx.tmp``) lives in the destination folder so the rename is atomic; on
+    The temp file (``_temp_prefix``) lives in the destination folder so the rename is atomic; on
     any failure, including KeyboardInterrupt (SIGINT) and the exception ``command`` raises on
     SIGTERM, it is removed and ``path`` is left as it was. Missing parent folders are created. An
-    OSError (not a folder, permission, read-only, disk full) becomes OutputError naming ``path``.
+    OSError becomes ``write_error``: OutputError for the destination (not a folder, permission,
+    read-only, disk full), TeluCodecError for the name (longer than the file system allows).
     """
     path = Path(path)
     tmp = None
@@ -73,7 +87,7 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[str], object]) -> 
     os.umask(umask)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
         os.close(fd)
         write_fn(tmp)
         os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; outputs get the user's usual permissions
@@ -84,6 +98,60 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[str], object]) -> 
         if tmp is not None:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def _temp_prefix(path: Path) -> str:
+    """``.NAME.`` (mkstemp adds 8 characters and ``.tmp``), or ``.telucodec-HASH.`` when that temp
+    name would be longer than the folder's NAME_MAX (a legal 250-byte name must still be written)
+    or NAME is not UTF-8 (libsndfile, safetensors and TorchScript write the temp file by its name)."""
+    name = os.fsencode(path.name)
+    try:
+        name_max = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):   # no pathconf (Windows) or no answer: the common limit
+        name_max = 255
+    try:
+        name.decode("utf-8")
+        if len(name) + 14 <= name_max:
+            return f".{path.name}."
+    except UnicodeDecodeError:
+        pass
+    return f".telucodec-{hashlib.sha1(name).hexdigest()[:16]}."
+
+
+@dataclass
+class FolderScan:
+    """The files ``scan_folder`` found, and what it left out."""
+
+    files: list[Path]
+    hidden: int = 0    # matching files whose names start with "." (macOS "._x.wav" among them)
+
+    def summary(self, root: Path, what: str) -> str:
+        """``ROOT: N WHAT found (K hidden files skipped)``, for the line a folder run prints."""
+        hidden = f" ({self.hidden} hidden files skipped)" if self.hidden else ""
+        return f"{root}: {len(self.files)} {what} found{hidden}"
+
+
+def scan_folder(root: str | os.PathLike, extensions: Sequence[str]) -> FolderScan:
+    """Files under ``root`` whose extension is one of ``extensions`` (lower case; matched in any
+    case), sorted by path. Symlinked folders are followed, each real folder once (a link cycle
+    ends there). Hidden files (names starting with ".", such as macOS AppleDouble "._x.wav" files,
+    which are not audio) are skipped and counted, hidden folders skipped. Unreadable folders are
+    skipped."""
+    root = Path(root)
+    found, hidden = [], 0
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        info = os.stat(folder)
+        if (info.st_dev, info.st_ino) in seen:   # a link back up, or a second link to one folder
+            dirs[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        matching = [name for name in files if os.path.splitext(name)[1].lower() in extensions
+                    and os.path.isfile(os.path.join(folder, name))]   # a link to a file counts, a broken one not
+        hidden += sum(name.startswith(".") for name in matching)
+        found += [Path(folder, name) for name in matching if not name.startswith(".")]
+    return FolderScan(sorted(found), hidden)
 
 
 def distinct_outputs(inputs: Sequence[Path], suffix: str, sources: Sequence[Path] | None = None) -> list[Path]:

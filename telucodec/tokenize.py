@@ -10,6 +10,7 @@ output that cannot be written (a full disk) stops the run.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -18,9 +19,10 @@ import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from .audio import find_audio_files, read_audio_blocks
+from .audio import read_audio_blocks, scan_audio_files
 from .errors import OutputError, TeluCodecError
 from .fileio import atomic_write, check_output_folder, distinct_outputs, write_error
+from .workers import exit_with_parent
 
 _codec = None   # one model per worker process
 
@@ -34,6 +36,11 @@ def _init_worker(model: Path | None, threads: int | None = None) -> None:
     if threads:
         torch.set_num_threads(threads)   # J workers x 1 thread each, not J x all cores
     _codec = load(model)
+
+
+def _init_pool_worker(parent_pid: int, model: Path | None) -> None:
+    exit_with_parent(parent_pid)   # a kill -9 of the command must not leave its workers running
+    _init_worker(model, threads=1)
 
 
 def _tokenize_one(src: Path, dst: Path, n_q: int) -> dict:
@@ -88,7 +95,9 @@ def _append(manifest_path: Path, entries: list[dict]) -> None:
 
 def _plan(root: Path, out: Path, done: dict, ours: set[str], force: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
     """(src, dst) pairs still to tokenize, and the errors for inputs whose output is not ours."""
-    files = find_audio_files(root)
+    scan = scan_audio_files(root)
+    print(f"telucodec: {scan.summary(root, 'audio files')}", file=sys.stderr)
+    files = scan.files
     names = distinct_outputs([f.relative_to(root) for f in files], ".npy")
     targets, refused = [], []
     for src, name in zip(files, names):
@@ -108,7 +117,7 @@ def _run(targets: list[tuple[Path, Path]], n_q: int, model: Path | None, jobs: i
         for src, dst in tqdm(targets, unit="file"):
             record(src, dst, _safe_tokenize(src, dst, n_q))
         return
-    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(model, 1)) as pool:
+    with ProcessPoolExecutor(jobs, initializer=_init_pool_worker, initargs=(os.getpid(), model)) as pool:
         try:
             futures = [(src, dst, pool.submit(_safe_tokenize, src, dst, n_q)) for src, dst in targets]
             for src, dst, future in tqdm(futures, unit="file"):
@@ -123,8 +132,6 @@ def tokenize_folder(root: Path, out: Path, model: Path | None, n_q: int | None, 
     """Tokenize every audio file under ``root`` into ``out``; returns the exit code (2 if any file was skipped)."""
     if not root.is_dir():
         raise TeluCodecError(f"{root}: no such folder")
-    if jobs < 1:
-        raise TeluCodecError("--jobs must be at least 1")
     check_output_folder(out)
     _init_worker(model)
     n_q = _codec.resolve_n_q(n_q, kbps)

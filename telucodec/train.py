@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import logging
 import math
+import os
 import random
 import time
 import warnings
@@ -40,6 +42,7 @@ from .losses import CodecLoss
 from .model import CodecOutput, TeluCodec
 from .train_args import config_from_args
 from .warm_start import load_into, read_weights
+from .workers import exit_with_parent
 
 log = logging.getLogger("telucodec")
 MIN_FINETUNE_SECONDS = 60   # less training audio than this: a fine-tuning run warns it is unlikely to help
@@ -200,7 +203,8 @@ def build_data(args: argparse.Namespace, config: TrainConfig, rank: int, world: 
     dataset = SegmentDataset(train_set.clips, segment, items_per_epoch, config.seed)
     sampler = EpochSampler(items_per_epoch, rank, world)
     loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, num_workers=config.num_workers,
-                        drop_last=True, generator=torch.Generator().manual_seed(config.seed))
+                        drop_last=True, generator=torch.Generator().manual_seed(config.seed),
+                        worker_init_fn=functools.partial(exit_with_parent, os.getpid()))
     data = Data(dataset, sampler, loader, validation_clips(val_set.clips, sr, config.data.val_seconds,
                                                            config.data.max_val_files),
                 items_per_epoch // step_items, step_items, skipped)

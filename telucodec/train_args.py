@@ -149,3 +149,17 @@ def config_from_args(args: argparse.Namespace, resumed: dict | None, checkpoint:
         warnings.warn(f"learning rate {config.optim.learning_rate:g} is very low for this kind of model; "
                       "the usual range is 1e-4 to 3e-4", stacklevel=2)
     return config
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """The folders and files the flags name, checked before torch is imported: --data_dir and
+    --val_dir must be folders, --config a readable config file, and the run's folder must accept
+    files. Raises TeluCodecError (OutputError for the run's folder)."""
+    from .fileio import check_output_folder
+
+    for folder in (args.data_dir, args.val_dir):
+        if folder is not None and not folder.is_dir():
+            raise TeluCodecError(f"{folder}: no such folder")
+    if args.config is not None:
+        load_config_file(args.config)
+    check_output_folder(args.checkpoint_dir / args.experiment_name)

@@ -17,21 +17,15 @@ import torch
 
 from .config import ModelConfig, dataclass_from_dict
 from .errors import TeluCodecError
+from .modelfile import model_file
 
 def resolve(source: str) -> Path:
     """The file behind ``source``: a shipped model's name ("default", "realtime"), a model file, or a
-    training folder (its best.pt, else last.pt)."""
-    from .checkpoint import BEST, LAST
-    from .codec import SHIPPED_NAMES, shipped_model
-
-    path = Path(source)
-    if source in SHIPPED_NAMES and not path.exists():
-        path = shipped_model(source)
-    if path.is_dir():
-        path = path / BEST if (path / BEST).is_file() else path / LAST
-    if not path.is_file():
-        raise TeluCodecError(f"{path}: --init_from: no such model file or training folder")
-    return path
+    training folder (``modelfile.model_file``)."""
+    try:
+        return model_file(source)
+    except TeluCodecError as exc:
+        raise TeluCodecError(f"--init_from: {exc}") from None
 
 
 def _safetensors_config(path: Path) -> dict:

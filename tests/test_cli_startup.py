@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from telucodec.bitstream import CodecHeader, save_codes
 
@@ -75,3 +76,46 @@ def test_import_telucodec_leaves_torch_for_first_use():
             "assert callable(telucodec.load) and 'torch' in sys.modules; print(telucodec.Codec.__name__)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "Codec", result.stderr
+
+
+def _bad_input_cases(tmp: Path, tlc: Path) -> dict[str, list]:
+    """Command lines whose fault is visible without a model: missing inputs, outputs that exist
+    (no --force), impossible numbers, a --model that is not there."""
+    wav = tmp / "a.wav"
+    sf.write(wav, np.zeros(1600, dtype=np.float32), 16000)
+    (tmp / "taken.wav").write_bytes(b"mine")
+    (tmp / "graphs").mkdir()
+    (tmp / "graphs" / "encoder.onnx").write_bytes(b"mine")
+    missing = tmp / "missing"
+    return {
+        "encode_missing_input": ["encode", missing / "x.wav", "-o", tmp / "x.tlc"],
+        "encode_existing_output": ["encode", tlc, "-o", tmp / "taken.wav"],
+        "encode_negative_kbps": ["encode", wav, "-o", tmp / "y.tlc", "--kbps", "-3"],
+        "encode_zero_n_q": ["encode", wav, "-o", tmp / "y.tlc", "--n_q", "0"],
+        "encode_missing_model": ["encode", wav, "-o", tmp / "y.tlc", "--model", missing / "m.pt"],
+        "decode_missing_input": ["decode", missing / "x.tlc", "-o", tmp / "x.wav"],
+        "decode_existing_output": ["decode", tlc, "-o", tmp / "taken.wav"],
+        "roundtrip_missing_input": ["roundtrip", missing / "x.wav", "-o", tmp / "r.wav"],
+        "roundtrip_existing_output": ["roundtrip", wav, "-o", tmp / "taken.wav"],
+        "info_missing_model": ["info", tlc, "--model", missing / "m.pt"],
+        "tokenize_missing_model": ["tokenize", tmp, "-o", tmp / "tok", "--model", missing / "m.pt"],
+        "fit_entropy_missing_folder": ["fit-entropy", missing, "-o", tmp / "m.safetensors"],
+        "fit_entropy_existing_output": ["fit-entropy", tmp, "-o", tmp / "taken.wav"],
+        "export_existing_graphs": ["export", "-o", tmp / "graphs"],
+        "export_zero_n_q": ["export", "-o", tmp / "g2", "--n_q", "0"],
+        "demo_missing_input": ["demo", "-o", tmp / "demo", "--input", missing / "x.wav"],
+        "train_missing_data": ["train", "--data_dir", missing, "--checkpoint_dir", tmp / "ckpt"],
+    }
+
+
+@pytest.mark.parametrize("case", [
+    "encode_missing_input", "encode_existing_output", "encode_negative_kbps", "encode_zero_n_q",
+    "encode_missing_model", "decode_missing_input", "decode_existing_output", "roundtrip_missing_input",
+    "roundtrip_existing_output", "info_missing_model", "tokenize_missing_model", "fit_entropy_missing_folder",
+    "fit_entropy_existing_output", "export_existing_graphs", "export_zero_n_q", "demo_missing_input",
+    "train_missing_data"])
+def test_bad_input_is_refused_before_torch_is_imported(case, tmp_path, tlc_file):
+    result = telucodec_in_fresh_python(*_bad_input_cases(tmp_path, tlc_file)[case])
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and lines[0].startswith("telucodec: error: "), result.stderr
+    assert "Traceback" not in result.stderr and lines[-1] == "torch imported: False", result.stderr

@@ -9,6 +9,7 @@ import soundfile as sf
 import torch
 
 import telucodec
+import telucodec.modelfile
 from conftest import trained_tiny, voiced_clip
 from telucodec.bitstream import HEADER_SIZE, save_codes
 from telucodec.cli import main
@@ -178,7 +179,7 @@ def test_batch_api_matches_single_calls(model_path):
 
 
 def test_no_model_gives_a_clear_error(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(telucodec.codec, "DEFAULT_MODEL", tmp_path / "none.safetensors")
+    monkeypatch.setattr(telucodec.modelfile, "DEFAULT_MODEL", tmp_path / "none.safetensors")
     sf.write(tmp_path / "a.wav", voiced_clip(0.5), 16000)
     assert cli("encode", tmp_path / "a.wav", "-o", tmp_path / "a.tlc") == 2
     assert "pass --model" in capsys.readouterr().err

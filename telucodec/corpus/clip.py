@@ -23,7 +23,7 @@ def read_recording(path: str | os.PathLike, raw_rate: int | None = None) -> np.n
     path = require_file(path, "an audio file")
     try:
         if raw_rate is None:
-            x, rate = sf.read(str(path), dtype="float64", always_2d=True)
+            x, rate = sf.read(os.fsencode(path), dtype="float64", always_2d=True)
             x = x.mean(axis=1)
         else:
             x, rate = np.fromfile(path, dtype="<i2").astype(np.float64) / 32768.0, raw_rate
