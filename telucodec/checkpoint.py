@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from .fileio import atomic_write
+from .fileio import serialized, write_files
 from .config import TrainConfig
 from .errors import TeluCodecError
 from .model import TeluCodec
@@ -15,8 +15,10 @@ LAST, BEST = "last.pt", "best.pt"
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
-    """``torch.save`` to a temp file and rename: a kill mid-write never leaves a broken checkpoint."""
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    """``torch.save`` in memory, then to a temp file renamed onto ``path``: a kill mid-write never
+    leaves a broken checkpoint, and a full disk is an OutputError naming ``path`` with the previous
+    checkpoint left as it was."""
+    write_files({Path(path): serialized(lambda buffer: torch.save(state, buffer))})
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:

@@ -337,17 +337,18 @@ def _same_length(shapes: Iterable) -> list[list[int]]:
 def save_pretrained(model: TeluCodec, path: str | os.PathLike, half: bool = True,
                     entropy: EntropyModel | None = None) -> None:
     """Inference weights and config in one safetensors file (fp16 by default), atomically, with
-    the entropy model's integer tables (tensors named ``entropy.*``) when one is given."""
-    from safetensors.torch import save_file
+    the entropy model's integer tables (tensors named ``entropy.*``) when one is given. Raises
+    OutputError naming ``path`` when it cannot be written (a full disk: nothing is left)."""
+    from safetensors.torch import save
 
-    from .audio import atomic_write
+    from .fileio import write_files
 
     tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
                for k, v in model.state_dict().items()}
     if entropy is not None:
         tensors.update({k: torch.from_numpy(v) for k, v in entropy.to_tensors().items()})
     config = json.dumps(TrainConfig(model=model.cfg).to_dict()["model"])
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"config": config, "format": "telucodec"}))
+    write_files({Path(path): save(tensors, metadata={"config": config, "format": "telucodec"})})
 
 
 def _load_safetensors(path: Path) -> tuple[TeluCodec, EntropyModel | None]:
