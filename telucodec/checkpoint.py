@@ -9,7 +9,7 @@ import torch
 from .fileio import serialized, write_files
 from .config import TrainConfig
 from .errors import TeluCodecError
-from .model import TeluCodec
+from .model import TeluCodec, load_weights
 
 LAST, BEST = "last.pt", "best.pt"
 
@@ -40,7 +40,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 def model_from_checkpoint(path: str | os.PathLike) -> tuple[TeluCodec, TrainConfig]:
     """Rebuild the model (eval mode, CPU) from a checkpoint file or a training folder."""
     state = read_checkpoint(path)
-    config = TrainConfig.from_dict(state["config"])
+    try:
+        config = TrainConfig.from_dict(state["config"])
+    except TeluCodecError as exc:
+        raise TeluCodecError(f"{path}: {exc}") from None
     model = TeluCodec(config.model)
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], path)
     return model.eval(), config

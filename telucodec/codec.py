@@ -34,7 +34,7 @@ from .config import ModelConfig, QuantizerConfig, TrainConfig, dataclass_from_di
 from .entropy import PREFIX as ENTROPY_PREFIX
 from .entropy import EntropyModel
 from .errors import TeluCodecError
-from .model import TeluCodec
+from .model import TeluCodec, load_weights
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default.safetensors"
 
@@ -225,12 +225,14 @@ class Codec:
         return np.concatenate(parts, axis=2), samples
 
     def _check_codes(self, codes) -> np.ndarray:
+        """``codes`` (n_q, frames) as a C-contiguous int64 array (any strides in, negative included);
+        TeluCodecError for a wrong shape or a code outside the codebooks."""
         codes = np.asarray(codes)
         if codes.ndim != 2 or not 1 <= codes.shape[0] <= self.max_n_q:
             raise TeluCodecError(f"codes must have shape (n_q <= {self.max_n_q}, frames), got {codes.shape}")
         if codes.size and (codes.min() < 0 or codes.max() >= self.config.quantizer.codebook_size):
             raise TeluCodecError("codes out of range for this model's codebooks")
-        return codes.astype(np.int64, copy=False)
+        return np.ascontiguousarray(codes, dtype=np.int64)
 
     def decode(self, codes, num_samples: int | None = None) -> np.ndarray:
         """Float32 audio (samples,) in [-1, 1] at ``sample_rate`` from codes (n_q, frames): frames x hop
@@ -362,9 +364,12 @@ def _load_safetensors(path: Path) -> tuple[TeluCodec, EntropyModel | None]:
         raise TeluCodecError(f"{path}: not a readable safetensors file ({type(exc).__name__})") from None
     if "config" not in metadata:
         raise TeluCodecError(f"{path}: no telucodec config in the safetensors metadata")
-    model = TeluCodec(dataclass_from_dict(ModelConfig, json.loads(metadata["config"])))
-    state = model.state_dict()
-    model.load_state_dict({k: v.to(state[k].dtype) for k, v in tensors.items() if not k.startswith(ENTROPY_PREFIX)})
+    try:
+        model = TeluCodec(dataclass_from_dict(ModelConfig, json.loads(metadata["config"])))
+    except (ValueError, TypeError, TeluCodecError) as exc:   # not JSON, not a dict, or not a valid config
+        raise TeluCodecError(f"{path}: the model config in its metadata is not valid "
+                             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    load_weights(model, {k: v for k, v in tensors.items() if not k.startswith(ENTROPY_PREFIX)}, path)
     tables = {k: v.numpy() for k, v in tensors.items() if k.startswith(ENTROPY_PREFIX)}
     try:
         return model, EntropyModel.from_tensors(tables) if tables else None

@@ -288,3 +288,78 @@ def test_batch_decodes_and_encodes_equal_single_ones(model_path):
     lengths = [len(c) for c in clips]
     for codes, n, audio in zip(batch, lengths, codec.decode_batch(batch, lengths)):
         np.testing.assert_allclose(audio, codec.decode(codes, n), rtol=0, atol=1e-6)
+
+
+def _copy(array):
+    return (array.numpy() if isinstance(array, torch.Tensor) else array).copy()
+
+
+def test_codes_and_audio_of_any_strides_are_taken_as_they_are(model_path):
+    codec = telucodec.load(model_path)
+    wav = voiced_clip(1.0)
+    codes = codec.encode(wav, 16000)
+    for strided in (np.flip(codes, 1), codes[:, ::2], np.asfortranarray(codes), torch.from_numpy(codes.T.copy()).T):
+        plain = _copy(strided)
+        assert np.array_equal(codec.decode(strided), codec.decode(plain))
+        assert np.array_equal(np.concatenate(list(codec.decode_stream(strided))), codec.decode(plain))
+        assert np.array_equal(codec.decode_batch([strided])[0], codec.decode(plain))
+    stereo = np.stack([wav, wav[::-1]], 1)
+    for strided in (np.flip(wav), wav[::2], stereo.T[:, ::-1], torch.from_numpy(stereo).T):
+        plain = _copy(strided)
+        assert np.array_equal(codec.encode(strided, 16000), codec.encode(plain, 16000))
+        assert codec.compress(strided, 16000) == codec.compress(plain, 16000)
+
+
+@pytest.mark.parametrize("model", [None, "tiny"])
+def test_a_float64_default_dtype_does_not_change_what_the_codec_does(model, model_path):
+    wav = voiced_clip(1.0)
+    expected = telucodec.load(model_path if model else None)
+    torch.set_default_dtype(torch.float64)
+    try:
+        codec = telucodec.load(model_path if model else None)
+        codes = codec.encode(wav, 16000, n_q=2)
+        audio = codec.decompress(codec.compress(wav, 16000))
+    finally:
+        torch.set_default_dtype(torch.float32)
+    assert codec.model_id == expected.model_id
+    assert np.array_equal(codes, expected.encode(wav, 16000, n_q=2))
+    assert audio.dtype == np.float32 and np.array_equal(audio, expected.decompress(expected.compress(wav, 16000)))
+
+
+def _with_metadata(source, target, change):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(source))
+    with safe_open(str(source), "pt") as f:
+        metadata = f.metadata()
+    config = json.loads(metadata["config"])
+    change(tensors, config)
+    save_file(tensors, str(target), metadata={**metadata, "config": json.dumps(config)})
+    return target
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t, c: c["quantizer"].update(codebook_size=32), "quantizer.codebooks.0.cluster_size ((64,), the model has"),
+    (lambda t, c: t.pop("decoder.net.0.conv.bias"), "decoder.net.0.conv.bias (missing)"),
+    (lambda t, c: t.update({"extra.weight": torch.zeros(2)}), "extra.weight (not in the model)"),
+    (lambda t, c: c.update(channels="many"), "the model config in its metadata is not valid"),
+])
+def test_a_model_file_whose_config_does_not_match_its_tensors_is_one_line(change, message, model_path, speech,
+                                                                          tmp_path, capsys):
+    bad = _with_metadata(model_path, tmp_path / "bad.safetensors", change)
+    assert cli("encode", speech, "-o", tmp_path / "x.tlc", "--model", bad) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"telucodec: error: {bad}: ") and message in err and len(err.splitlines()) == 1
+    state = {"config": {"model": {**json.loads(_read_config(model_path)), "latent_dim": 8}},
+             "model": telucodec.load(model_path).model.state_dict()}
+    torch.save(state, tmp_path / "bad.pt")
+    assert cli("encode", speech, "-o", tmp_path / "x.tlc", "--model", tmp_path / "bad.pt") == 2
+    assert "bad.pt: its tensors do not match the model its config describes" in capsys.readouterr().err
+
+
+def _read_config(path):
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        return f.metadata()["config"]
