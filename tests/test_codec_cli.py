@@ -34,7 +34,7 @@ def test_encode_decode_and_roundtrip_say_what_they_wrote_unless_quiet(model_path
     assert capsys.readouterr().out == (f"{speech} -> {tlc}: n_q=4, {size} bytes, {size * 8 / 10 / 1000:.2f} kbps "
                                        "measured (4.8 kbps nominal), 10.00 s\n")
     assert cli("decode", tlc, "-o", wav, "--model", model_path) == 0
-    assert capsys.readouterr().out == f"{tlc} -> {wav}: 10.00 s, 16000 Hz mono PCM16\n"
+    assert capsys.readouterr().out == f"{tlc} -> {wav}: 10.00 s, 16000 Hz mono WAV PCM_16\n"
     for command in (["encode", speech, "-o", tlc], ["decode", tlc, "-o", wav], ["roundtrip", speech, "-o", wav]):
         assert cli(*command, "--force", "--model", model_path, "-q") == 0
     assert capsys.readouterr().out == ""
@@ -363,3 +363,52 @@ def _read_config(path):
 
     with safe_open(str(path), "pt") as f:
         return f.metadata()["config"]
+
+
+def test_kbps_above_the_highest_rate_says_so_and_below_the_lowest_is_refused(model_path, speech, tmp_path, capsys):
+    assert cli("roundtrip", speech, "-o", tmp_path / "r.wav", "--kbps", 100, "--model", model_path) == 0
+    err = capsys.readouterr().err
+    assert "--kbps 100 is above this model's highest rate; using n_q=4 (4.8 kbps)" in err and "multiple" not in err
+    for command in (["roundtrip", speech, "-o", tmp_path / "s.wav"], ["encode", speech, "-o", tmp_path / "s.tlc"],
+                    ["tokenize", speech.parent, "-o", tmp_path / "tokens"]):
+        assert cli(*command, "--kbps", 1, "--model", model_path) == 2
+        assert capsys.readouterr().err == ("telucodec: error: --kbps 1 is below this model's lowest rate, "
+                                           "1.2 kbps (n_q=1)\n")
+        assert not command[-1].exists()
+
+
+def test_the_api_takes_kbps_as_the_cli_does(model_path):
+    codec = telucodec.load(model_path)
+    wav = voiced_clip(1.0)
+    assert codec.encode(wav, 16000, kbps=2.5).shape[0] == 2
+    assert np.array_equal(codec.encode(wav, 16000, kbps=2.5), codec.encode(wav, 16000, n_q=2))
+    assert codec.compress(wav, 16000, kbps=3.6) == codec.compress(wav, 16000, n_q=3)
+    assert np.array_equal(codec.encode_batch([wav], 16000, kbps=100)[0], codec.encode(wav, 16000))
+    assert np.array_equal(codec.encode_stream([wav[:5000], wav[5000:]], kbps=1.2)[0], codec.encode(wav, 16000, n_q=1))
+    with pytest.raises(telucodec.TeluCodecError, match="n_q or kbps, not both"):
+        codec.encode(wav, 16000, n_q=2, kbps=2.4)
+    with pytest.raises(telucodec.TeluCodecError, match="below this model's lowest rate"):
+        codec.compress(wav, 16000, kbps=1)
+
+
+@pytest.mark.parametrize("suffix, fmt", [(".mp3", "MP3"), (".flac", "FLAC"), (".ogg", "OGG"), (".wav", "WAV")])
+def test_decode_and_roundtrip_write_the_format_the_extension_names(suffix, fmt, model_path, speech, tmp_path, capsys):
+    tlc = tmp_path / "x.tlc"
+    assert cli("encode", speech, "-o", tlc, "--model", model_path, "-q") == 0
+    for command in (["decode", tlc], ["roundtrip", speech]):
+        out = tmp_path / f"{command[0]}{suffix}"
+        assert cli(*command, "-o", out, "--model", model_path, "-q") == 0, capsys.readouterr().err
+        info = sf.info(str(out))
+        assert (info.format, info.samplerate, info.channels) == (fmt, 16000, 1)
+        assert abs(info.duration - 10.0) < 0.1
+
+
+def test_an_extension_soundfile_cannot_write_is_refused_before_any_work(model_path, speech, tmp_path, capsys):
+    tlc = tmp_path / "x.tlc"
+    assert cli("encode", speech, "-o", tlc, "--model", model_path, "-q") == 0
+    for command in (["decode", tlc], ["roundtrip", speech]):
+        out = tmp_path / "out.xyz"
+        assert cli(*command, "-o", out, "--model", tmp_path / "no_such_model.pt") == 2
+        assert capsys.readouterr().err == (f"telucodec: error: {out}: cannot write audio as '.xyz': not a format "
+                                           "soundfile writes (use .wav, .flac, .ogg, .mp3, ...)\n")
+        assert list(tmp_path.glob("*out*")) == []
