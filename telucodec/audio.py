@@ -136,17 +136,38 @@ def find_audio_files(root: str | os.PathLike) -> list[Path]:
     return scan_audio_files(root).files
 
 
-def write_wav(path: str | os.PathLike, wav: np.ndarray | Iterable[np.ndarray], sample_rate: int = 16000) -> None:
-    """Write float audio in [-1, 1] as 16-bit mono PCM WAV, atomically: one array, or consecutive
+# extensions that name a format under another name (soundfile takes the extension as the format's name)
+_FORMAT_ALIASES = {".aif": ("AIFF", None), ".oga": ("OGG", None), ".opus": ("OGG", "OPUS")}
+
+
+def audio_format(path: str | os.PathLike) -> tuple[str, str]:
+    """(soundfile format, subtype) of an audio file written as ``path``: the format its extension
+    names (``.wav``, ``.flac``, ``.ogg``, ``.mp3``, ... : ``soundfile.available_formats()``; WAV when
+    there is none), 16-bit PCM where the format has it, else the format's default subtype.
+    Raises TeluCodecError naming ``path`` for an extension soundfile cannot write."""
+    suffix = Path(path).suffix.lower()
+    fmt, subtype = _FORMAT_ALIASES.get(suffix, (suffix[1:].upper() or "WAV", None))
+    if fmt in sf.available_formats():
+        subtype = subtype or ("PCM_16" if sf.check_format(fmt, "PCM_16") else sf.default_subtype(fmt))
+        if subtype:
+            return fmt, subtype
+    raise TeluCodecError(f"{path}: cannot write audio as {suffix!r}: not a format soundfile writes "
+                         "(use .wav, .flac, .ogg, .mp3, ...)")
+
+
+def write_audio(path: str | os.PathLike, wav: np.ndarray | Iterable[np.ndarray], sample_rate: int = 16000) -> None:
+    """Write float audio in [-1, 1], mono, atomically, in the format ``path``'s extension names
+    (``audio_format``: a ``.wav`` is 16-bit PCM WAV, a ``.mp3`` MP3): one array, or consecutive
     blocks (written as they come, so a long output never has to be held whole).
 
-    Raises TeluCodecError naming ``path`` when it cannot be written (not a folder, permission,
-    read-only, disk full); no partial file is left."""
+    Raises TeluCodecError naming ``path`` for an extension soundfile cannot write, or when it
+    cannot be written (not a folder, permission, read-only, disk full); no partial file is left."""
+    fmt, subtype = audio_format(path)
     blocks = [wav] if isinstance(wav, np.ndarray) else wav
 
     def write(tmp: str) -> None:
         try:
-            with sf.SoundFile(os.fsencode(tmp), "w", sample_rate, 1, subtype="PCM_16", format="WAV") as f:
+            with sf.SoundFile(os.fsencode(tmp), "w", sample_rate, 1, subtype=subtype, format=fmt) as f:
                 for block in blocks:
                     f.write(np.clip(np.asarray(block, dtype=np.float32).reshape(-1), -1.0, 1.0))
         except sf.SoundFileRuntimeError as exc:   # libsndfile's "System error" on a full disk

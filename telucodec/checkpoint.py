@@ -6,16 +6,18 @@ from pathlib import Path
 
 import torch
 
-from .fileio import atomic_write
+from .fileio import serialized, write_files
 from .config import TrainConfig
 from .errors import TeluCodecError
-from .model import TeluCodec
+from .model import TeluCodec, load_weights
 from .modelfile import BEST, LAST
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
-    """``torch.save`` to a temp file and rename: a kill mid-write never leaves a broken checkpoint."""
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    """``torch.save`` in memory, then to a temp file renamed onto ``path``: a kill mid-write never
+    leaves a broken checkpoint, and a full disk is an OutputError naming ``path`` with the previous
+    checkpoint left as it was."""
+    write_files({Path(path): serialized(lambda buffer: torch.save(state, buffer))})
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -37,7 +39,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 def model_from_checkpoint(path: str | os.PathLike) -> tuple[TeluCodec, TrainConfig]:
     """Rebuild the model (eval mode, CPU) from a checkpoint file or a training folder."""
     state = read_checkpoint(path)
-    config = TrainConfig.from_dict(state["config"])
+    try:
+        config = TrainConfig.from_dict(state["config"])
+    except TeluCodecError as exc:
+        raise TeluCodecError(f"{path}: {exc}") from None
     model = TeluCodec(config.model)
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], path)
     return model.eval(), config

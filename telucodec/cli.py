@@ -39,11 +39,11 @@ def _load_codec(args: argparse.Namespace):
 
 
 def _n_q(codec, args: argparse.Namespace) -> int:
-    """The quantizer count from --n_q or --kbps (reporting the choice when the rate is not exact)."""
+    """The quantizer count from --n_q or --kbps (reporting the choice when the rate is not the one asked)."""
     n_q = codec.resolve_n_q(args.n_q, args.kbps)
-    if args.n_q is None and args.kbps is not None and abs(codec.config.kbps(n_q) - args.kbps) > 1e-9:
-        print(f"telucodec: --kbps {args.kbps:g} is not a multiple of {codec.config.kbps(1):g} kbps; "
-              f"using n_q={n_q} ({codec.config.kbps(n_q):g} kbps)", file=sys.stderr)
+    note = codec.kbps_note(args.kbps)
+    if note:
+        print(f"telucodec: {note}", file=sys.stderr)
     return n_q
 
 
@@ -180,31 +180,37 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
+    from .audio import audio_format
+
     pairs = _pairs(args, args.inputs, (".tlc",), ".tlc files", ".wav")
+    for _, dst in pairs:
+        audio_format(dst)   # an -o extension soundfile cannot write: refused before loading the model
 
     def make_work() -> Work:
-        from .audio import write_wav
+        from .audio import write_audio
         from .bitstream import load_codes
 
         codec = _load_codec(args)
 
         def work(src: Path, dst: Path) -> None:
             codes, header = load_codes(src, entropy=codec.entropy, model=codec.model_header)
-            write_wav(dst, codec.decode_stream(codes, header.num_samples), codec.sample_rate)
+            write_audio(dst, codec.decode_stream(codes, header.num_samples), codec.sample_rate)
             _say(args, f"{src} -> {dst}: {header.num_samples / header.sample_rate:.2f} s, "
-                       f"{codec.sample_rate} Hz mono PCM16")
+                       f"{codec.sample_rate} Hz mono {' '.join(audio_format(dst))}")
         return work
 
     return _for_each(pairs, args.force, make_work)
 
 
 def cmd_roundtrip(args: argparse.Namespace) -> int:
-    from .audio import AUDIO_EXTENSIONS
+    from .audio import AUDIO_EXTENSIONS, audio_format
 
     pairs = _pairs(args, [args.input], AUDIO_EXTENSIONS, "audio files", ".wav")
+    for _, dst in pairs:
+        audio_format(dst)
 
     def make_work() -> Work:
-        from .audio import read_audio_blocks, write_wav
+        from .audio import read_audio_blocks, write_audio
         from .bitstream import decode_bytes, encode_bytes
 
         codec = _load_codec(args)
@@ -215,7 +221,7 @@ def cmd_roundtrip(args: argparse.Namespace) -> int:
             data = encode_bytes(codes, codec.header(n_q, samples), codec.stream_entropy(n_q))
             # through the bytes, as a file would go
             codes, header = decode_bytes(data, entropy=codec.entropy, model=codec.model_header)
-            write_wav(dst, codec.decode_stream(codes, header.num_samples), codec.sample_rate)
+            write_audio(dst, codec.decode_stream(codes, header.num_samples), codec.sample_rate)
             _say(args, _written(src, dst, codec, n_q, len(data), samples / codec.sample_rate))
         return work
 
@@ -224,8 +230,9 @@ def cmd_roundtrip(args: argparse.Namespace) -> int:
 
 def _header_problem(header, args: argparse.Namespace) -> tuple[str, str | None]:
     """(which model the file is for, what is wrong with its header or None). Checked against the
-    model given with --model when the file names it; otherwise for plausibility only, so that a
-    plain ``info`` answers at once without loading a model (or torch)."""
+    model given with --model (a file of another model is a mismatch: it does not decode with it);
+    otherwise for plausibility only, so that a plain ``info`` answers at once without loading a
+    model (or torch)."""
     from .audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
     from .bitstream import FormatError, check_header
 
@@ -243,6 +250,9 @@ def _header_problem(header, args: argparse.Namespace) -> tuple[str, str | None]:
     if not MIN_SAMPLE_RATE <= header.sample_rate <= MAX_SAMPLE_RATE or header.hop_length > header.sample_rate:
         return which, (f"implausible header: sample rate {header.sample_rate} Hz, hop {header.hop_length} "
                        f"(expected {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz and at least one frame per second)")
+    if args.model is not None:
+        return which, (f"made with model {header.model_id}, not with {args.model} ({codec.model_id}); "
+                       "it decodes only with its own model")
     return which, None
 
 

@@ -2,10 +2,10 @@
 
     import telucodec
     codec = telucodec.load()                      # the shipped default model (or a path)
-    codes = codec.encode(wav, 16000, n_q=3)       # int64 (n_q, frames)
+    codes = codec.encode(wav, 16000, kbps=6)      # int64 (n_q, frames): 3 quantizers (or n_q=3)
     audio = codec.decode(codes)                   # float32 (samples,)
     audio = codec.decode(codes, len(codec.prepare(wav, rate)))   # trimmed to the input's 16 kHz length
-    data = codec.compress(wav, 16000, n_q=3)      # .tlc bytes; codec.decompress(data) -> audio
+    data = codec.compress(wav, 16000, kbps=6)     # .tlc bytes; codec.decompress(data) -> audio
 
 A model file may carry an entropy model (``entropy.EntropyModel``, fitted by ``telucodec
 fit-entropy``); ``compress`` then writes entropy-coded streams (format version 2).
@@ -34,7 +34,7 @@ from .config import ModelConfig, QuantizerConfig, TrainConfig, dataclass_from_di
 from .entropy import PREFIX as ENTROPY_PREFIX
 from .entropy import EntropyModel
 from .errors import TeluCodecError
-from .model import TeluCodec
+from .model import TeluCodec, load_weights
 from .modelfile import DEFAULT_MODEL, model_file
 from .realtime import StreamDecoder, StreamEncoder
 
@@ -120,15 +120,36 @@ class Codec:
         return [(n, self.config.kbps(n)) for n in range(1, self.max_n_q + 1)]
 
     def n_q_for_kbps(self, kbps: float) -> int:
-        """The most quantizers whose nominal rate does not exceed ``kbps`` (at least one)."""
+        """The most quantizers whose nominal rate does not exceed ``kbps`` (all of them above the
+        highest rate). Raises TeluCodecError below the lowest rate (one quantizer's): no rate
+        ever exceeds the one asked for."""
+        lowest = self.config.kbps(1)
         if kbps <= 0:
             raise TeluCodecError(f"--kbps must be positive, got {kbps:g}")
-        per_quantizer = self.config.kbps(1)
-        return int(min(self.max_n_q, max(1, math.floor(kbps / per_quantizer + 1e-9))))
+        if kbps < lowest - 1e-9:
+            raise TeluCodecError(f"--kbps {kbps:g} is below this model's lowest rate, {lowest:g} kbps (n_q=1)")
+        return int(min(self.max_n_q, math.floor(kbps / lowest + 1e-9)))
+
+    def kbps_note(self, kbps: float | None) -> str | None:
+        """What the user should know of the rate ``n_q_for_kbps(kbps)`` gives, when it is not ``kbps``:
+        the highest rate was used, or ``kbps`` is not a multiple of one quantizer's rate (None for
+        an exact rate, or no ``kbps``)."""
+        if kbps is None:
+            return None
+        n_q = self.n_q_for_kbps(kbps)
+        used = f"using n_q={n_q} ({self.config.kbps(n_q):g} kbps)"
+        if kbps > self.config.kbps(self.max_n_q) + 1e-9:
+            return f"--kbps {kbps:g} is above this model's highest rate; {used}"
+        if abs(self.config.kbps(n_q) - kbps) > 1e-9:
+            return f"--kbps {kbps:g} is not a multiple of {self.config.kbps(1):g} kbps; {used}"
+        return None
 
     def resolve_n_q(self, n_q: int | None = None, kbps: float | None = None) -> int:
-        """The quantizer count asked for by ``n_q`` or ``kbps`` (all quantizers when neither is given)."""
-        return self.n_q_for_kbps(kbps) if n_q is None and kbps is not None else self.check_n_q(n_q)
+        """The quantizer count asked for by ``n_q`` or ``kbps`` (``n_q_for_kbps``; all quantizers
+        when neither is given). Raises TeluCodecError when both are given, or for a bad value."""
+        if n_q is not None and kbps is not None:
+            raise TeluCodecError(f"give n_q or kbps, not both (n_q={n_q}, kbps={kbps:g})")
+        return self.n_q_for_kbps(kbps) if kbps is not None else self.check_n_q(n_q)
 
     def check_n_q(self, n_q: int | None) -> int:
         n_q = self.max_n_q if n_q is None else int(n_q)
@@ -176,19 +197,21 @@ class Codec:
             stop = min(frames, start + self.chunk_frames)
             yield start, stop, max(0, start - self.context_frames), min(frames, stop + right)
 
-    def encode(self, wav, sample_rate: int, n_q: int | None = None) -> np.ndarray:
+    def encode(self, wav, sample_rate: int, n_q: int | None = None, kbps: float | None = None) -> np.ndarray:
         """Codes, int64 of shape (n_q, ceil(samples / hop)), for audio of any length from one sample,
         mono or multichannel, at any rate (``prepare`` says what it accepts; ``samples`` is
-        ``len(prepare(wav, sample_rate))``). Raises TeluCodecError for bad audio or n_q."""
-        return self._encode(self.prepare(wav, sample_rate)[None], self.check_n_q(n_q))[0]
+        ``len(prepare(wav, sample_rate))``). ``n_q`` quantizers, or as many as ``kbps`` allows
+        (``n_q_for_kbps``, as the CLI's --kbps), or all. Raises TeluCodecError for bad audio, n_q or kbps."""
+        return self._encode(self.prepare(wav, sample_rate)[None], self.resolve_n_q(n_q, kbps))[0]
 
-    def encode_stream(self, blocks: Iterable[np.ndarray], n_q: int | None = None) -> tuple[np.ndarray, int]:
+    def encode_stream(self, blocks: Iterable[np.ndarray], n_q: int | None = None,
+                      kbps: float | None = None) -> tuple[np.ndarray, int]:
         """(codes (n_q, frames) int64, samples) for prepared audio (mono float32 at ``sample_rate``,
         e.g. ``audio.read_audio_blocks``) arriving in consecutive blocks of any sizes: each chunk is
         encoded as soon as its samples and right context are in, so memory holds one chunk with its
-        context, not the signal. The codes equal ``encode`` of the joined blocks."""
+        context, not the signal. The codes equal ``encode`` of the joined blocks (``n_q`` / ``kbps`` as there)."""
         codes, samples = self._encode_stream(((np.asarray(b, dtype=np.float32)[None]) for b in blocks),
-                                             self.check_n_q(n_q))
+                                             self.resolve_n_q(n_q, kbps))
         return codes[0], samples
 
     def _encode(self, wavs: np.ndarray, n_q: int) -> np.ndarray:
@@ -227,12 +250,14 @@ class Codec:
         return np.concatenate(parts, axis=2), samples
 
     def _check_codes(self, codes) -> np.ndarray:
+        """``codes`` (n_q, frames) as a C-contiguous int64 array (any strides in, negative included);
+        TeluCodecError for a wrong shape or a code outside the codebooks."""
         codes = np.asarray(codes)
         if codes.ndim != 2 or not 1 <= codes.shape[0] <= self.max_n_q:
             raise TeluCodecError(f"codes must have shape (n_q <= {self.max_n_q}, frames), got {codes.shape}")
         if codes.size and (codes.min() < 0 or codes.max() >= self.config.quantizer.codebook_size):
             raise TeluCodecError("codes out of range for this model's codebooks")
-        return codes.astype(np.int64, copy=False)
+        return np.ascontiguousarray(codes, dtype=np.int64)
 
     def decode(self, codes, num_samples: int | None = None) -> np.ndarray:
         """Float32 audio (samples,) in [-1, 1] at ``sample_rate`` from codes (n_q, frames): frames x hop
@@ -249,7 +274,7 @@ class Codec:
 
     def decode_stream(self, codes, num_samples: int | None = None) -> Iterator[np.ndarray]:
         """``decode`` as consecutive float32 blocks (one per chunk, ``chunk_seconds`` long), for
-        writing a long output without holding it whole (``audio.write_wav`` takes them)."""
+        writing a long output without holding it whole (``audio.write_audio`` takes them)."""
         codes = self._check_codes(codes)
         if num_samples is not None and num_samples < 0:
             raise TeluCodecError(f"num_samples must be >= 0, got {num_samples}")
@@ -268,11 +293,12 @@ class Codec:
             audio = self.model.decode(codes_t[:, :, lo:hi].to(self.device))[:, 0].float().cpu().numpy()
             yield audio[:, (start - lo) * hop : (stop - lo) * hop]
 
-    def encode_batch(self, wavs: list, sample_rate: int, n_q: int | None = None) -> list[np.ndarray]:
-        """``encode`` of each clip, clips of the same prepared length in one forward pass (clips
-        are never padded, so each item's codes are what ``encode`` gives it alone). An empty list
-        gives an empty list."""
-        n_q = self.check_n_q(n_q)
+    def encode_batch(self, wavs: list, sample_rate: int, n_q: int | None = None,
+                     kbps: float | None = None) -> list[np.ndarray]:
+        """``encode`` of each clip (``n_q`` / ``kbps`` as there), clips of the same prepared length in
+        one forward pass (clips are never padded, so each item's codes are what ``encode`` gives it
+        alone). An empty list gives an empty list."""
+        n_q = self.resolve_n_q(n_q, kbps)
         clips = [self.prepare(w, sample_rate) for w in wavs]
         codes: list[np.ndarray] = [np.empty(0)] * len(clips)
         for indices in _same_length(len(c) for c in clips):
@@ -325,12 +351,13 @@ class Codec:
         usable = self.entropy is not None and n_q <= self.entropy.n_q
         return self.entropy if entropy_coded and usable else None
 
-    def compress(self, wav, sample_rate: int, n_q: int | None = None, entropy_coded: bool = True) -> bytes:
-        """A complete ``.tlc`` stream (see docs/FORMAT.md) for the audio (what ``encode`` accepts):
-        entropy-coded (version 2) when the model has an entropy model and ``entropy_coded``, else
-        bit-packed (version 1)."""
+    def compress(self, wav, sample_rate: int, n_q: int | None = None, entropy_coded: bool = True,
+                 kbps: float | None = None) -> bytes:
+        """A complete ``.tlc`` stream (see docs/FORMAT.md) for the audio and ``n_q`` / ``kbps`` (what
+        ``encode`` accepts): entropy-coded (version 2) when the model has an entropy model and
+        ``entropy_coded``, else bit-packed (version 1)."""
         wav = self.prepare(wav, sample_rate)
-        codes = self._encode(wav[None], self.check_n_q(n_q))[0]
+        codes = self._encode(wav[None], self.resolve_n_q(n_q, kbps))[0]
         n_q = codes.shape[0]
         return encode_bytes(codes, self.header(n_q, len(wav)), self.stream_entropy(n_q, entropy_coded))
 
@@ -352,17 +379,18 @@ def _same_length(shapes: Iterable) -> list[list[int]]:
 def save_pretrained(model: TeluCodec, path: str | os.PathLike, half: bool = True,
                     entropy: EntropyModel | None = None) -> None:
     """Inference weights and config in one safetensors file (fp16 by default), atomically, with
-    the entropy model's integer tables (tensors named ``entropy.*``) when one is given."""
-    from safetensors.torch import save_file
+    the entropy model's integer tables (tensors named ``entropy.*``) when one is given. Raises
+    OutputError naming ``path`` when it cannot be written (a full disk: nothing is left)."""
+    from safetensors.torch import save
 
-    from .audio import atomic_write
+    from .fileio import write_files
 
     tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
                for k, v in model.state_dict().items()}
     if entropy is not None:
         tensors.update({k: torch.from_numpy(v) for k, v in entropy.to_tensors().items()})
     config = json.dumps(TrainConfig(model=model.cfg).to_dict()["model"])
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"config": config, "format": "telucodec"}))
+    write_files({Path(path): save(tensors, metadata={"config": config, "format": "telucodec"})})
 
 
 def _load_safetensors(path: Path) -> tuple[TeluCodec, EntropyModel | None]:
@@ -376,9 +404,12 @@ def _load_safetensors(path: Path) -> tuple[TeluCodec, EntropyModel | None]:
         raise TeluCodecError(f"{path}: not a readable safetensors file ({type(exc).__name__})") from None
     if "config" not in metadata:
         raise TeluCodecError(f"{path}: no telucodec config in the safetensors metadata")
-    model = TeluCodec(dataclass_from_dict(ModelConfig, json.loads(metadata["config"])))
-    state = model.state_dict()
-    model.load_state_dict({k: v.to(state[k].dtype) for k, v in tensors.items() if not k.startswith(ENTROPY_PREFIX)})
+    try:
+        model = TeluCodec(dataclass_from_dict(ModelConfig, json.loads(metadata["config"])))
+    except (ValueError, TypeError, TeluCodecError) as exc:   # not JSON, not a dict, or not a valid config
+        raise TeluCodecError(f"{path}: the model config in its metadata is not valid "
+                             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    load_weights(model, {k: v for k, v in tensors.items() if not k.startswith(ENTROPY_PREFIX)}, path)
     tables = {k: v.numpy() for k, v in tensors.items() if k.startswith(ENTROPY_PREFIX)}
     try:
         return model, EntropyModel.from_tensors(tables) if tables else None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import atomic_write, load_audio, write_wav
+from .audio import atomic_write, load_audio, write_audio
 from .errors import TeluCodecError
 from .fileio import check_output_folder, require_file
 
@@ -90,7 +90,7 @@ def _round_trips(codec, reference: np.ndarray, out: Path, quiet: bool) -> tuple[
         bar.set_postfix_str(f"{nominal:g} kbps: encode, decode, PESQ-WB, STOI")
         data = codec.compress(reference, codec.sample_rate, n_q)
         decoded[n_q] = codec.decompress(data)
-        write_wav(out / f"decoded_{nominal:g}kbps.wav", decoded[n_q], codec.sample_rate)
+        write_audio(out / f"decoded_{nominal:g}kbps.wav", decoded[n_q], codec.sample_rate)
         rows.append({"n_q": n_q, "kbps": len(data) * 8 / seconds / 1000,
                      **metrics.all_metrics(reference, decoded[n_q])})
     return rows, decoded
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     codec = load(args.model)
     reference = load_audio(args.input, codec.sample_rate)
     _claim(out, ["reference.wav", "spectrograms.png"] + [f"decoded_{kbps:g}kbps.wav" for _, kbps in codec.bitrates()])
-    write_wav(out / "reference.wav", reference, codec.sample_rate)
+    write_audio(out / "reference.wav", reference, codec.sample_rate)
     rows, decoded = _round_trips(codec, reference, out, args.quiet)
     seconds = len(reference) / codec.sample_rate
     picks = sorted({1, codec.max_n_q // 4, codec.max_n_q // 2, codec.max_n_q} - {0})

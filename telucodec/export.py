@@ -34,7 +34,7 @@ from torch.nn.utils import parametrize
 
 from .errors import TeluCodecError
 from .export_args import FORMATS
-from .fileio import atomic_write, check_output_folder
+from .fileio import check_output_folder, serialized, write_files
 from .model import TeluCodec
 from .spectral import convolutional
 
@@ -108,8 +108,9 @@ def _quiet_exporter() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def _export_onnx(graph: nn.Module, example: torch.Tensor, path: Path, input_name: str, output_name: str,
-                 dynamic: dict) -> None:
+def _onnx_bytes(graph: nn.Module, example: torch.Tensor, input_name: str, output_name: str,
+                dynamic: dict) -> memoryview:
+    """The ONNX file of ``graph`` (one file: weights inside, not external data)."""
     try:
         import onnxscript  # noqa: F401  (torch.onnx's exporter needs it; a clear message beats its traceback)
     except ImportError:
@@ -118,17 +119,21 @@ def _export_onnx(graph: nn.Module, example: torch.Tensor, path: Path, input_name
     program = torch.onnx.export(graph, (example,), input_names=[input_name], output_names=[output_name],
                                 dynamic_shapes={input_name: dynamic}, opset_version=OPSET, dynamo=True,
                                 verbose=False)
+    return serialized(lambda buffer: program.save(buffer, external_data=False))
 
-    def save(tmp: str) -> None:
-        with open(tmp, "wb") as f:   # one file: weights inside, not external data named after the temp file
-            program.save(f, external_data=False)
 
-    atomic_write(path, save)
+def _torchscript_bytes(graph: nn.Module, example: torch.Tensor) -> memoryview:
+    """The TorchScript file of ``graph`` traced on ``example``."""
+    traced = torch.jit.trace(graph, example, check_trace=False)
+    return serialized(lambda buffer: torch.jit.save(traced, buffer))
 
 
 def export(model: TeluCodec, out_dir: str | Path, fmt: str = "onnx", n_q: int | None = None,
            model_id: str = "") -> list[Path]:
-    """Write encoder and decoder graphs (and telucodec.json) to ``out_dir``; returns their paths."""
+    """Write encoder and decoder graphs (and telucodec.json) to ``out_dir``; returns their paths.
+
+    The three files are written together or not at all: OutputError naming the file that could
+    not be written (a full disk), with none of the three left behind."""
     if fmt not in FORMATS:
         raise TeluCodecError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
     cfg = model.cfg
@@ -147,17 +152,15 @@ def export(model: TeluCodec, out_dir: str | Path, fmt: str = "onnx", n_q: int | 
             decoder_dims = {2: torch.export.Dim("frames", min=1, max=2**31 - 1)}
             if cfg.quantizer.n_q > 1:   # a dimension that can only be 1 is not dynamic
                 decoder_dims[1] = torch.export.Dim("n_q", min=1, max=cfg.quantizer.n_q)
-            _export_onnx(encoder, audio, paths[0], "audio", "codes", {2: samples})
-            _export_onnx(decoder, codes, paths[1], "codes", "audio", decoder_dims)
+            graphs = [_onnx_bytes(encoder, audio, "audio", "codes", {2: samples}),
+                      _onnx_bytes(decoder, codes, "codes", "audio", decoder_dims)]
         else:   # torch.jit is deprecated in favour of torch.export, but TorchScript still loads in libtorch
-            for graph, example, path in ((encoder, audio, paths[0]), (decoder, codes, paths[1])):
-                traced = torch.jit.trace(graph, example, check_trace=False)
-                atomic_write(path, lambda tmp: traced.save(tmp))
+            graphs = [_torchscript_bytes(encoder, audio), _torchscript_bytes(decoder, codes)]
     info = {"format": fmt, "model_id": model_id, "sample_rate": cfg.sample_rate, "hop_length": cfg.hop_length,
             "encoder_n_q": n_q, "max_n_q": cfg.quantizer.n_q, "codebook_size": cfg.quantizer.codebook_size,
             "encoder": paths[0].name, "decoder": paths[1].name}
     paths.append(out_dir / "telucodec.json")
-    atomic_write(paths[-1], lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2) + "\n"))
+    write_files(dict(zip(paths, [*graphs, (json.dumps(info, indent=2) + "\n").encode()])))
     return paths
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import tempfile
 from collections.abc import Sequence
@@ -33,13 +34,17 @@ _DESTINATION_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, err
 
 
 def write_error(path: str | os.PathLike, exc: BaseException | str) -> TeluCodecError:
-    """The one-line error for an output that could not be written: ``PATH: cannot write (reason)``.
+    """The one-line error for an output that could not be written: ``PATH: cannot write (reason)``;
+    the reason is an OSError's strerror (``No space left on device``), else the first line of the
+    message, after the exception's type when it is not an OSError (``SafetensorError: ...``).
 
     An OutputError (a batch stops at it) unless ``exc`` is an OSError of that one name (too long,
     an invalid name): then a plain TeluCodecError, so that a batch skips that file and goes on."""
-    reason = getattr(exc, "strerror", None) or (str(exc).splitlines() or [""])[0] or type(exc).__name__
+    reason = getattr(exc, "strerror", None) or (str(exc).splitlines() or [""])[0]
+    if isinstance(exc, BaseException) and not isinstance(exc, OSError):
+        reason = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
     own_name = isinstance(exc, OSError) and exc.errno is not None and exc.errno not in _DESTINATION_ERRNOS
-    return (TeluCodecError if own_name else OutputError)(f"{path}: cannot write ({reason})")
+    return (TeluCodecError if own_name else OutputError)(f"{path}: cannot write ({reason or type(exc).__name__})")
 
 
 def check_output_folder(folder: str | os.PathLike, target: str | os.PathLike | None = None) -> None:
@@ -77,9 +82,11 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[str], object]) -> 
 
     The temp file (``_temp_prefix``) lives in the destination folder so the rename is atomic; on
     any failure, including KeyboardInterrupt (SIGINT) and the exception ``command`` raises on
-    SIGTERM, it is removed and ``path`` is left as it was. Missing parent folders are created. An
-    OSError becomes ``write_error``: OutputError for the destination (not a folder, permission,
-    read-only, disk full), TeluCodecError for the name (longer than the file system allows).
+    SIGTERM, it is removed and ``path`` is left as it was. Missing parent folders are created. Any
+    failure (an OSError: not a folder, permission, read-only, disk full; or whatever a library's
+    writer raises for them, e.g. torch's RuntimeError or safetensors' SafetensorError) becomes
+    ``write_error``: OutputError for the destination, TeluCodecError for the name (longer than the
+    file system allows); a TeluCodecError from ``write_fn`` passes as it is.
     """
     path = Path(path)
     tmp = None
@@ -92,7 +99,9 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[str], object]) -> 
         write_fn(tmp)
         os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; outputs get the user's usual permissions
         os.replace(tmp, path)
-    except OSError as exc:
+    except TeluCodecError:
+        raise
+    except Exception as exc:   # a library's writer on a full disk: one line naming the file, not a traceback
         raise write_error(path, exc) from None
     finally:
         if tmp is not None:
@@ -152,6 +161,49 @@ def scan_folder(root: str | os.PathLike, extensions: Sequence[str]) -> FolderSca
         hidden += sum(name.startswith(".") for name in matching)
         found += [Path(folder, name) for name in matching if not name.startswith(".")]
     return FolderScan(sorted(found), hidden)
+
+
+def append_line(path: str | os.PathLike, line: str) -> None:
+    """Append ``line`` and a newline (UTF-8) to the file ``path`` (created if missing). When that
+    fails (a full disk), the file is cut back to what it held and OutputError names it."""
+    data = (line + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    try:
+        size = os.fstat(fd).st_size
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError as exc:
+        os.ftruncate(fd, size)
+        raise write_error(path, exc) from None
+    finally:
+        os.close(fd)
+
+
+def write_files(files: dict[Path, bytes | memoryview]) -> None:
+    """Write each ``path: data`` with ``atomic_write``: all of them or, when one fails (OutputError,
+    e.g. a full disk), none (those this call already wrote are removed: a set of files that belong
+    together, like an export's graphs, is never left half new)."""
+    written: list[Path] = []
+    try:
+        for path, data in files.items():
+            atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+            written.append(path)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def serialized(save: Callable[[io.BytesIO], object]) -> memoryview:
+    """The bytes ``save(buffer)`` writes to an in-memory buffer (e.g. ``torch.save(obj, buffer)``):
+    serialised in memory and written by ``write_files`` / ``atomic_write``, a library's file output
+    fails as a plain OSError on a full disk (TorchScript's own writer aborts the process there)."""
+    buffer = io.BytesIO()
+    save(buffer)
+    return buffer.getbuffer()
 
 
 def distinct_outputs(inputs: Sequence[Path], suffix: str, sources: Sequence[Path] | None = None) -> list[Path]:

@@ -6,8 +6,10 @@ as a call or a live stream would use them, with the delay and the real-time fact
 
 Input ``-`` (the default) is raw signed 16-bit little-endian mono PCM at ``--rate`` on stdin; a file
 is any format soundfile reads (mono or down-mixed, at its own rate). Output ``-`` (the default) is
-raw 16-bit PCM at the model's rate on stdout, written as each block is decoded; a file is a WAV
-written atomically at the end. The report goes to stderr.
+raw 16-bit PCM at the model's rate on stdout, written as each block is decoded; a file is written
+in the format its extension names (WAV without one), atomically at the end. The report goes to
+stderr. Bad input, a missing model or an output that exists (without ``--force``) are refused
+before the model is loaded.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", nargs="?", type=Path, default=STDIO,
                    help="audio file, or - for raw s16le mono PCM on stdin (default)")
     p.add_argument("-o", "--output", type=Path, default=STDIO,
-                   help="WAV file, or - for raw s16le PCM on stdout (default)")
+                   help="audio file (format from its extension), or - for raw s16le PCM on stdout (default)")
     p.add_argument("--model", type=Path, default=Path("realtime"),
                    help="a causal model (default: the shipped realtime model)")
     rate = p.add_mutually_exclusive_group()
@@ -41,10 +43,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _check_args(args: argparse.Namespace) -> None:
     """Everything that can be refused before torch is imported and the model loaded."""
+    from .audio import audio_format
+    from .fileio import check_output_file
+    from .modelfile import model_file
+
     if args.input != STDIO and not args.input.is_file():
         raise TeluCodecError(f"{args.input}: no such file")
-    if args.output != STDIO and args.output.exists() and not args.force:
-        raise TeluCodecError(f"{args.output}: output exists; pass --force to overwrite it")
+    if args.output != STDIO:
+        if args.output.exists() and not args.force:
+            raise TeluCodecError(f"{args.output}: output exists; pass --force to overwrite it")
+        check_output_file(args.output)
+        audio_format(args.output)          # an extension soundfile cannot write
+    model_file(args.model)
     if not 1000 <= args.rate <= 768000:
         raise TeluCodecError(f"--rate must be between 1000 and 768000 Hz, got {args.rate}")
     if not 0 < args.block_ms <= 1000:
@@ -101,7 +111,7 @@ def run(args: argparse.Namespace) -> None:
     _check_args(args)
     import torch
 
-    from .audio import write_wav
+    from .audio import write_audio
     from .codec import load
 
     torch.set_num_threads(1)
@@ -115,7 +125,7 @@ def run(args: argparse.Namespace) -> None:
             sys.stdout.buffer.write(_pcm16(audio))
             sys.stdout.buffer.flush()
     else:
-        write_wav(args.output, streamer.run(blocks), codec.sample_rate)
+        write_audio(args.output, streamer.run(blocks), codec.sample_rate)
     _report(codec, streamer, n_q, args.block_ms, time.perf_counter() - started)
 
 

@@ -1,6 +1,8 @@
 """The codec: encoder -> residual VQ -> decoder."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -9,6 +11,7 @@ from torch import nn
 
 from .complex_stft import ComplexSTFTDecoder, ComplexSTFTEncoder
 from .config import ModelConfig
+from .errors import TeluCodecError
 from .factorized_vq import FactorizedResidualVQ
 from .frame import FrameDecoder, FrameEncoder
 from .quantizer import ResidualVQ
@@ -27,16 +30,55 @@ class CodecOutput:
     n_q: torch.Tensor          # (B,) quantizers used per example
 
 
+@contextmanager
+def float32_default() -> Iterator[None]:
+    """``torch.set_default_dtype(torch.float32)`` inside, the caller's default restored after."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def mismatched_tensors(state: dict[str, torch.Tensor], tensors: dict[str, torch.Tensor]) -> str:
+    """'' when ``tensors`` have the names and shapes of ``state`` (a model's state_dict); else the
+    first three names that one lacks or that differ in shape, e.g. ``'decoder.w (missing), ...'``."""
+    def problem(name: str) -> str | None:
+        if name not in tensors:
+            return f"{name} (missing)"
+        if name not in state:
+            return f"{name} (not in the model)"
+        return None if tensors[name].shape == state[name].shape else \
+            f"{name} ({tuple(tensors[name].shape)}, the model has {tuple(state[name].shape)})"
+    problems = [p for p in map(problem, sorted(state.keys() | tensors.keys())) if p]
+    return ", ".join(problems[:3]) + (f" and {len(problems) - 3} more" if len(problems) > 3 else "")
+
+
+def load_weights(model: "TeluCodec", tensors: dict[str, torch.Tensor], source: object) -> None:
+    """``model.load_state_dict`` of ``tensors`` cast to the model's dtypes; TeluCodecError naming
+    ``source`` (the file) when their names or shapes are not the model's its config describes."""
+    state = model.state_dict()
+    problems = mismatched_tensors(state, tensors)
+    if problems:
+        raise TeluCodecError(f"{source}: its tensors do not match the model its config describes ({problems})")
+    model.load_state_dict({k: v.to(state[k].dtype) for k, v in tensors.items()})
+
+
 class TeluCodec(nn.Module):
-    """Neural speech codec at ``cfg.sample_rate`` with a latent every ``cfg.hop_length`` samples."""
+    """Neural speech codec at ``cfg.sample_rate`` with a latent every ``cfg.hop_length`` samples.
+
+    Its weights and buffers are float32 (complex64) whatever ``torch.get_default_dtype()`` is, so
+    a program that made float64 its default still codes float32 audio."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
         encoder, decoder = ARCHITECTURES[cfg.architecture]
-        self.encoder = encoder(cfg)
-        self.quantizer = QUANTIZERS[cfg.quantizer.kind](cfg.latent_dim, cfg.quantizer)
-        self.decoder = decoder(cfg)
+        with float32_default():
+            self.encoder = encoder(cfg)
+            self.quantizer = QUANTIZERS[cfg.quantizer.kind](cfg.latent_dim, cfg.quantizer)
+            self.decoder = decoder(cfg)
 
     def _latent(self, wav: torch.Tensor) -> torch.Tensor:
         """Continuous latent (B, D, ceil(L / hop)) of ``wav`` (B, 1, L), clipped and padded to whole hops."""

@@ -135,6 +135,8 @@ def tokenize_folder(root: Path, out: Path, model: Path | None, n_q: int | None, 
     check_output_folder(out)
     _init_worker(model)
     n_q = _codec.resolve_n_q(n_q, kbps)
+    if _codec.kbps_note(kbps):
+        print(f"telucodec: {_codec.kbps_note(kbps)}", file=sys.stderr)
     if _codec.config.quantizer.codebook_size > 2**15:
         raise TeluCodecError("codebooks larger than 32768 entries do not fit int16 codes")
     manifest_path = out / "manifest.jsonl"

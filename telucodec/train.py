@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import random
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -35,9 +36,10 @@ from .config import TrainConfig, merge
 from .data import EpochSampler, SegmentDataset, scan_files, split_files, validation_clips
 from .discriminator import Adversary
 from .distrib import all_ranks_finite, broadcast, check_same_step, setup_distributed, sync_on_last, wrap_ddp
+from .command import Terminated
 from .errors import TeluCodecError
+from .fileio import append_line, atomic_write, check_output_folder, write_error
 from .finetune import finish_finetune
-from .fileio import atomic_write, check_output_folder
 from .losses import CodecLoss
 from .model import CodecOutput, TeluCodec
 from .train_args import config_from_args
@@ -273,6 +275,37 @@ def build_state(config: TrainConfig, device: torch.device, resumed: dict | None)
     return state
 
 
+class Board:
+    """TensorBoard's SummaryWriter (rank 0, ``folder``), whose write failures are one line: its
+    writer thread hands an error (a full disk) to the next call, which raises it here as an
+    OutputError naming ``folder`` (the thread's own traceback is not printed)."""
+
+    def __init__(self, folder: Path):
+        from torch.utils.tensorboard import SummaryWriter
+
+        threading.excepthook = _quiet_handed_over(threading.excepthook)
+        self.folder, self._writer = folder, SummaryWriter(str(folder))
+
+    def __getattr__(self, name: str):
+        method = getattr(self._writer, name)
+
+        def call(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except OSError as exc:
+                raise write_error(self.folder, exc) from None
+        return call
+
+
+def _quiet_handed_over(hook):
+    """``threading.excepthook`` that stays silent for an error a thread keeps for the main thread
+    to raise (``thread.exception``, as TensorBoard's writer thread does): it is reported there once."""
+    def excepthook(args: threading.ExceptHookArgs) -> None:
+        if getattr(args.thread, "exception", None) is not args.exc_value:
+            hook(args)
+    return excepthook
+
+
 @dataclass
 class Run:
     """What one process needs to train a ``TrainState`` and is not saved: where it writes, the
@@ -285,21 +318,25 @@ class Run:
     loss_fn: CodecLoss
     scheduler: torch.optim.lr_scheduler.LambdaLR
     autocast: object
-    writer: object | None     # a SummaryWriter on rank 0
+    writer: Board | None      # TensorBoard on rank 0
+    saved_step: int | None = None   # the step DIR/last.pt holds
 
     def checkpoint(self, state: TrainState, name: str = LAST) -> None:
         """Rank 0 writes ``state`` to DIR/``name``, atomically."""
         if self.is_main:
             save_checkpoint(self.dir / name, state.state_dict())
+        if name == LAST:
+            self.saved_step = state.step
 
-    def stop_at_max_steps(self, state: TrainState) -> bool:
-        return 0 < state.config.max_steps <= state.step
-
-    @staticmethod
-    def stop_early(state: TrainState) -> bool:
-        """The validation log-mel has not improved for ``early_stop_patience`` epochs."""
+    def stop_early(self, state: TrainState) -> str | None:
+        """Why to stop early (None: go on): the validation log-mel has not improved for
+        ``early_stop_patience`` epochs. Rank 0 validated, so every rank takes its verdict."""
         patience = state.config.early_stop_patience
-        return 0 < patience <= state.epochs_since_best
+        verdict = torch.tensor([float(0 < patience <= state.epochs_since_best)], device=self.device)
+        if not broadcast(verdict).item():
+            return None
+        return (f"early stop: the validation log-mel has not improved for {patience} epochs "
+                f"(best {state.best:.4f}, in {self.dir / BEST})")
 
 
 def build_run(run_dir: Path, state: TrainState, data: Data, device: torch.device, rank: int, world: int) -> Run:
@@ -317,14 +354,12 @@ def build_run(run_dir: Path, state: TrainState, data: Data, device: torch.device
         if world > 1 else state.model
     writer = None
     if rank == 0:
-        from torch.utils.tensorboard import SummaryWriter
-
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(config.to_dict(), indent=2)))
-        writer = SummaryWriter(str(run_dir / "tb"))
+        writer = Board(run_dir / "tb")
     return Run(run_dir, device, rank == 0, ddp_model, CodecLoss(config.loss, config.model.sample_rate,
                                                                 config.adversarial).to(device),
-               scheduler, autocast_context(config.precision, device), writer)
+               scheduler, autocast_context(config.precision, device), writer, state.step if state.step else None)
 
 
 # ----------------------------------------------------------------------------- one epoch
@@ -413,7 +448,7 @@ def run_epoch(run: Run, state: TrainState, data: Data) -> EpochStats:
                 run.writer.add_scalar(f"train/{key}", value, state.step)
         if state.step % config.save_every == 0:
             run.checkpoint(state)
-        if run.stop_at_max_steps(state):
+        if 0 < config.max_steps <= state.step:
             break
     bar.close()
     stats.elapsed = time.time() - stats.started
@@ -468,8 +503,7 @@ def end_epoch(run: Run, state: TrainState, data: Data, stats: EpochStats) -> dic
         if data.val_clips else ({}, [])
     record = stats.record(state, data, val, quantize)
     print(format_epoch(record) if val else json.dumps(record["train"]), flush=True)
-    with open(run.dir / "metrics.jsonl", "a") as f:
-        f.write(json.dumps(record) + "\n")
+    append_line(run.dir / "metrics.jsonl", json.dumps(record))
     for key, value in val.items():
         run.writer.add_scalar(f"val/{key}", value, state.step)
     for i, clip in enumerate(decoded[: config.audio_clips_to_log]):
@@ -487,22 +521,78 @@ def end_epoch(run: Run, state: TrainState, data: Data, stats: EpochStats) -> dic
 
 # ----------------------------------------------------------------------------- the run
 
-def train(args: argparse.Namespace) -> dict:
-    """Train (or resume) as the arguments say; returns the last epoch's record (rank 0)."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    rank, world, device = setup_distributed(args.device)
-    if rank != 0:     # every rank reads the same files and config: rank 0 alone reports on them
-        log.setLevel(logging.ERROR)
-        warnings.filterwarnings("ignore")
+def stop_reason(config: TrainConfig, step: int, epoch: int) -> str | None:
+    """Why a run at ``step`` and ``epoch`` has nothing left to do (None: it goes on). The run length
+    (num_epochs, max_steps) is the command's, never a resumed checkpoint's."""
+    if 0 < config.max_steps <= step:
+        return f"max_steps {config.max_steps} reached"
+    if epoch >= config.num_epochs:
+        return f"num_epochs {config.num_epochs} done"
+    return None
+
+
+def stopped_line(step: int, epoch: int, batch: int, reason: str, checkpoint: Path, saved_step: int | None) -> str:
+    """The last line of every run: where it stopped (step, epoch, batch), why, and which
+    checkpoint holds it (or which step it holds, when it is behind)."""
+    holds = ("no checkpoint was written" if saved_step is None else f"{checkpoint} holds it" if saved_step == step
+             else f"{checkpoint} holds step {saved_step}")
+    return f"stopped at step {step}, epoch {epoch} (batch {batch}): {reason}; {holds}"
+
+
+def _setup(args: argparse.Namespace) -> tuple[Path, dict | None, TrainConfig]:
+    """(run folder, the checkpoint resumed or None, the config) from the command line."""
     run_dir = args.checkpoint_dir / args.experiment_name
     check_output_folder(run_dir)   # a file in the way or a read-only disk: one line now, not after an epoch
     resumed = read_checkpoint(run_dir / LAST) if (run_dir / LAST).exists() else None
     if resumed is not None and not args.resume:
         raise TeluCodecError(f"{run_dir / LAST}: a checkpoint exists (step {resumed['step']}); "
                              "drop --no_resume to continue it, or choose another --experiment_name")
-    config = config_from_args(args, resumed["config"] if resumed else None, run_dir / LAST)
+    return run_dir, resumed, config_from_args(args, resumed["config"] if resumed else None, run_dir / LAST)
+
+
+def _epochs(run: Run, state: TrainState, data: Data) -> tuple[dict, str]:
+    """Train until the config's run length: (the last epoch's record on rank 0, why it stopped).
+    Ctrl-C or SIGTERM prints where it stopped (rank 0) and goes on up."""
+    record: dict = {}
+    try:
+        while (reason := stop_reason(state.config, state.step, state.epoch)) is None:
+            stats = run_epoch(run, state, data)
+            if state.batch_in_epoch >= data.steps_per_epoch:
+                state.epoch, state.batch_in_epoch = state.epoch + 1, 0
+                if run.is_main and stats.n_batches:
+                    record = end_epoch(run, state, data, stats)
+                if (early := run.stop_early(state)) is not None:
+                    return record, early
+            elif stats.n_batches and state.step % state.config.save_every != 0:
+                run.checkpoint(state)   # stopped by max_steps mid-epoch
+    except (KeyboardInterrupt, Terminated):
+        if run.is_main:
+            print(stopped_line(state.step, state.epoch, state.batch_in_epoch, "interrupted", run.dir / LAST,
+                               run.saved_step), flush=True)
+        raise
+    return record, reason
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Train (or resume) as the arguments say; returns the last epoch's record (rank 0). Ends with
+    ``stopped_line``; a resumed run with nothing left to do says so, reading no data."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rank, world, device = setup_distributed(args.device)
+    if rank != 0:     # every rank reads the same files and config: rank 0 alone reports on them
+        log.setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore")
+    run_dir, resumed, config = _setup(args)
     autocast_context(config.precision, device)   # checks the precision fits the device before any work
+    counters = (resumed["step"], resumed["epoch"], resumed["batch_in_epoch"]) if resumed else (0, 0, 0)
+    done = stop_reason(config, counters[0], counters[1]) if resumed else None
+    if done is not None:
+        if rank == 0:
+            print(stopped_line(*counters, f"{done} before this run began, nothing left to do (raise "
+                               "--max_steps or --num_epochs to train on)", run_dir / LAST, counters[0]), flush=True)
+        if world > 1:
+            dist.destroy_process_group()
+        return {}
     seed_everything(config.seed)
     weights = read_weights(config.init_from) if config.init_from and resumed is None else None
     if weights is not None:   # a config that changes the model's shape: one line before the data is read
@@ -510,35 +600,23 @@ def train(args: argparse.Namespace) -> dict:
         config = merge(config, {"model": {"codes_of": weights.codes_id if config.trainable == "decoder" else ""}})
         load_into(TeluCodec(config.model), weights, reinit_codebooks=False)
     data = build_data(args, config, rank, world)
-    check_same_step(resumed["step"] if resumed else 0, device)
+    check_same_step(counters[0], device)
     state = build_state(config, device, resumed)
     if weights is not None:
         load_into(state.model, weights, reinit_codebooks=config.bypass_quantizer_steps > 0)
         if rank == 0:
             print(f"starting from {weights.path} (model id {weights.model_id})", flush=True)
     if resumed is not None and rank == 0:
-        print(f"resuming {run_dir / LAST} at step {state.step} (epoch {state.epoch}, "
-              f"batch {state.batch_in_epoch})", flush=True)
+        print(f"resuming {run_dir / LAST} at step {state.step} (epoch {state.epoch}, batch {state.batch_in_epoch}); "
+              f"this run: num_epochs {config.num_epochs}, max_steps {config.max_steps or 'none'}", flush=True)
     run = build_run(run_dir, state, data, device, rank, world)
-    record: dict = {}
-    stopped_early = False
-    while state.epoch < config.num_epochs and not run.stop_at_max_steps(state) and not stopped_early:
-        stats = run_epoch(run, state, data)
-        if state.batch_in_epoch >= data.steps_per_epoch:
-            state.epoch, state.batch_in_epoch = state.epoch + 1, 0
-            if run.is_main and stats.n_batches:
-                record = end_epoch(run, state, data, stats)
-            # rank 0 validated: every rank takes its verdict, so all stop together
-            stopped_early = bool(broadcast(torch.tensor([float(run.stop_early(state))], device=device)).item())
-        elif stats.n_batches and state.step % config.save_every != 0:
-            run.checkpoint(state)   # stopped by max_steps mid-epoch
-    if stopped_early and run.is_main:
-        print(f"early stop: validation log-mel has not improved for {config.early_stop_patience} epochs "
-              f"(best {state.best:.4f}, in {run_dir / BEST})", flush=True)
-    if run.writer is not None:
+    record, reason = _epochs(run, state, data)
+    if run.is_main:
         run.writer.close()
+        print(stopped_line(state.step, state.epoch, state.batch_in_epoch, reason, run_dir / LAST, run.saved_step),
+              flush=True)
     if config.init_from and run.is_main:
-        finish_finetune(run_dir, config, data.val_clips, [c for c in data.dataset.clips])
+        finish_finetune(run_dir, config, data.val_clips, data.dataset.clips)
     if world > 1:
         dist.destroy_process_group()
     return record

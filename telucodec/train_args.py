@@ -120,14 +120,22 @@ def _initial_model(args: argparse.Namespace) -> ModelConfig:
     return model_config(args.init_from)
 
 
+RUN_LENGTH = ("num_epochs", "max_steps")   # the command's to set, resumed or not
+
+
 def config_from_args(args: argparse.Namespace, resumed: dict | None, checkpoint: Path | None = None) -> TrainConfig:
     """Preset (or the ``resumed`` run's config, read from ``checkpoint``) <- --config file <- flags.
-    Every step validates; a bad value is a TeluCodecError naming the file it came from."""
+    Every step validates; a bad value is a TeluCodecError naming the file it came from.
+
+    The run length (``RUN_LENGTH``) is never taken from a resumed checkpoint: it is what the
+    command (its --config file and flags) says, defaults included, as for a new run; so the same
+    command resumes to the same end, and dropping --max_steps means no step limit."""
     if resumed is not None:
         try:
             config = TrainConfig.from_dict(resumed)
         except TeluCodecError as exc:
             raise TeluCodecError(f"{checkpoint}: {exc}") from None
+        config = replace(config, **{name: getattr(TrainConfig(), name) for name in RUN_LENGTH})
         if args.preset:
             log.warning("resuming: the config comes from the checkpoint, so --preset is ignored; "
                         "--config and the other flags still apply")

@@ -17,7 +17,9 @@ import torch
 
 from .config import ModelConfig, dataclass_from_dict
 from .errors import TeluCodecError
+from .model import mismatched_tensors
 from .modelfile import model_file
+
 
 def resolve(source: str) -> Path:
     """The file behind ``source``: a shipped model's name ("default", "realtime"), a model file, or a
@@ -77,12 +79,10 @@ def load_into(model: torch.nn.Module, weights: Weights, reinit_codebooks: bool) 
     shape differs (the config changed the model's shape). ``reinit_codebooks``: the EMA codebooks
     start again from k-means of the new encoder's outputs when the quantizer switches on (the
     promise of a bypass warm-up), instead of keeping the old encoder's codebooks."""
-    own = model.state_dict()
-    changed = sorted(k for k in own.keys() | weights.state.keys()
-                     if k not in own or k not in weights.state or own[k].shape != weights.state[k].shape)
+    changed = mismatched_tensors(model.state_dict(), weights.state)
     if changed:
-        raise TeluCodecError(f"{weights.path}: the config changes the model's shape ({', '.join(changed[:3])}"
-                             f"{'...' if len(changed) > 3 else ''}); fine-tuning keeps the model of the weights")
+        raise TeluCodecError(f"{weights.path}: the config changes the model's shape ({changed}); "
+                             "fine-tuning keeps the model of the weights")
     model.load_state_dict(weights.state)
     if reinit_codebooks:
         for codebook in getattr(model.quantizer, "codebooks", []):

@@ -140,7 +140,12 @@ def test_info_of_another_models_file_checks_plausibility(tmp_path, model_path, c
     captured = capsys.readouterr()
     assert "another model" in captured.out and "duration" not in captured.out and "implausible" in captured.err
     path.write_bytes(_tampered(codec, model_id="0123456789abcdef"))
-    assert main(["info", str(path), "--model", str(model_path)]) == 0
+    assert main(["info", str(path), "--model", str(model_path)]) == 2     # as the README says: a mismatch
+    captured = capsys.readouterr()
+    assert "model id:    0123456789abcdef (another model" in captured.out and "duration" not in captured.out
+    assert captured.err == (f"telucodec: error: {path}: made with model 0123456789abcdef, not with {model_path} "
+                            f"({codec.model_id}); it decodes only with its own model\n")
+    assert main(["info", str(path)]) == 0      # without --model: checked for plausibility only
     assert "duration:    3.000 s" in capsys.readouterr().out
 
 

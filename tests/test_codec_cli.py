@@ -35,7 +35,7 @@ def test_encode_decode_and_roundtrip_say_what_they_wrote_unless_quiet(model_path
     assert capsys.readouterr().out == (f"{speech} -> {tlc}: n_q=4, {size} bytes, {size * 8 / 10 / 1000:.2f} kbps "
                                        "measured (4.8 kbps nominal), 10.00 s\n")
     assert cli("decode", tlc, "-o", wav, "--model", model_path) == 0
-    assert capsys.readouterr().out == f"{tlc} -> {wav}: 10.00 s, 16000 Hz mono PCM16\n"
+    assert capsys.readouterr().out == f"{tlc} -> {wav}: 10.00 s, 16000 Hz mono WAV PCM_16\n"
     for command in (["encode", speech, "-o", tlc], ["decode", tlc, "-o", wav], ["roundtrip", speech, "-o", wav]):
         assert cli(*command, "--force", "--model", model_path, "-q") == 0
     assert capsys.readouterr().out == ""
@@ -289,3 +289,127 @@ def test_batch_decodes_and_encodes_equal_single_ones(model_path):
     lengths = [len(c) for c in clips]
     for codes, n, audio in zip(batch, lengths, codec.decode_batch(batch, lengths)):
         np.testing.assert_allclose(audio, codec.decode(codes, n), rtol=0, atol=1e-6)
+
+
+def _copy(array):
+    return (array.numpy() if isinstance(array, torch.Tensor) else array).copy()
+
+
+def test_codes_and_audio_of_any_strides_are_taken_as_they_are(model_path):
+    codec = telucodec.load(model_path)
+    wav = voiced_clip(1.0)
+    codes = codec.encode(wav, 16000)
+    for strided in (np.flip(codes, 1), codes[:, ::2], np.asfortranarray(codes), torch.from_numpy(codes.T.copy()).T):
+        plain = _copy(strided)
+        assert np.array_equal(codec.decode(strided), codec.decode(plain))
+        assert np.array_equal(np.concatenate(list(codec.decode_stream(strided))), codec.decode(plain))
+        assert np.array_equal(codec.decode_batch([strided])[0], codec.decode(plain))
+    stereo = np.stack([wav, wav[::-1]], 1)
+    for strided in (np.flip(wav), wav[::2], stereo.T[:, ::-1], torch.from_numpy(stereo).T):
+        plain = _copy(strided)
+        assert np.array_equal(codec.encode(strided, 16000), codec.encode(plain, 16000))
+        assert codec.compress(strided, 16000) == codec.compress(plain, 16000)
+
+
+@pytest.mark.parametrize("model", [None, "tiny"])
+def test_a_float64_default_dtype_does_not_change_what_the_codec_does(model, model_path):
+    wav = voiced_clip(1.0)
+    expected = telucodec.load(model_path if model else None)
+    torch.set_default_dtype(torch.float64)
+    try:
+        codec = telucodec.load(model_path if model else None)
+        codes = codec.encode(wav, 16000, n_q=2)
+        audio = codec.decompress(codec.compress(wav, 16000))
+    finally:
+        torch.set_default_dtype(torch.float32)
+    assert codec.model_id == expected.model_id
+    assert np.array_equal(codes, expected.encode(wav, 16000, n_q=2))
+    assert audio.dtype == np.float32 and np.array_equal(audio, expected.decompress(expected.compress(wav, 16000)))
+
+
+def _with_metadata(source, target, change):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(source))
+    with safe_open(str(source), "pt") as f:
+        metadata = f.metadata()
+    config = json.loads(metadata["config"])
+    change(tensors, config)
+    save_file(tensors, str(target), metadata={**metadata, "config": json.dumps(config)})
+    return target
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t, c: c["quantizer"].update(codebook_size=32), "quantizer.codebooks.0.cluster_size ((64,), the model has"),
+    (lambda t, c: t.pop("decoder.net.0.conv.bias"), "decoder.net.0.conv.bias (missing)"),
+    (lambda t, c: t.update({"extra.weight": torch.zeros(2)}), "extra.weight (not in the model)"),
+    (lambda t, c: c.update(channels="many"), "the model config in its metadata is not valid"),
+])
+def test_a_model_file_whose_config_does_not_match_its_tensors_is_one_line(change, message, model_path, speech,
+                                                                          tmp_path, capsys):
+    bad = _with_metadata(model_path, tmp_path / "bad.safetensors", change)
+    assert cli("encode", speech, "-o", tmp_path / "x.tlc", "--model", bad) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"telucodec: error: {bad}: ") and message in err and len(err.splitlines()) == 1
+    state = {"config": {"model": {**json.loads(_read_config(model_path)), "latent_dim": 8}},
+             "model": telucodec.load(model_path).model.state_dict()}
+    torch.save(state, tmp_path / "bad.pt")
+    assert cli("encode", speech, "-o", tmp_path / "x.tlc", "--model", tmp_path / "bad.pt") == 2
+    assert "bad.pt: its tensors do not match the model its config describes" in capsys.readouterr().err
+
+
+def _read_config(path):
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        return f.metadata()["config"]
+
+
+def test_kbps_above_the_highest_rate_says_so_and_below_the_lowest_is_refused(model_path, speech, tmp_path, capsys):
+    assert cli("roundtrip", speech, "-o", tmp_path / "r.wav", "--kbps", 100, "--model", model_path) == 0
+    err = capsys.readouterr().err
+    assert "--kbps 100 is above this model's highest rate; using n_q=4 (4.8 kbps)" in err and "multiple" not in err
+    for command in (["roundtrip", speech, "-o", tmp_path / "s.wav"], ["encode", speech, "-o", tmp_path / "s.tlc"],
+                    ["tokenize", speech.parent, "-o", tmp_path / "tokens"]):
+        assert cli(*command, "--kbps", 1, "--model", model_path) == 2
+        assert capsys.readouterr().err == ("telucodec: error: --kbps 1 is below this model's lowest rate, "
+                                           "1.2 kbps (n_q=1)\n")
+        assert not command[-1].exists()
+
+
+def test_the_api_takes_kbps_as_the_cli_does(model_path):
+    codec = telucodec.load(model_path)
+    wav = voiced_clip(1.0)
+    assert codec.encode(wav, 16000, kbps=2.5).shape[0] == 2
+    assert np.array_equal(codec.encode(wav, 16000, kbps=2.5), codec.encode(wav, 16000, n_q=2))
+    assert codec.compress(wav, 16000, kbps=3.6) == codec.compress(wav, 16000, n_q=3)
+    assert np.array_equal(codec.encode_batch([wav], 16000, kbps=100)[0], codec.encode(wav, 16000))
+    assert np.array_equal(codec.encode_stream([wav[:5000], wav[5000:]], kbps=1.2)[0], codec.encode(wav, 16000, n_q=1))
+    with pytest.raises(telucodec.TeluCodecError, match="n_q or kbps, not both"):
+        codec.encode(wav, 16000, n_q=2, kbps=2.4)
+    with pytest.raises(telucodec.TeluCodecError, match="below this model's lowest rate"):
+        codec.compress(wav, 16000, kbps=1)
+
+
+@pytest.mark.parametrize("suffix, fmt", [(".mp3", "MP3"), (".flac", "FLAC"), (".ogg", "OGG"), (".wav", "WAV")])
+def test_decode_and_roundtrip_write_the_format_the_extension_names(suffix, fmt, model_path, speech, tmp_path, capsys):
+    tlc = tmp_path / "x.tlc"
+    assert cli("encode", speech, "-o", tlc, "--model", model_path, "-q") == 0
+    for command in (["decode", tlc], ["roundtrip", speech]):
+        out = tmp_path / f"{command[0]}{suffix}"
+        assert cli(*command, "-o", out, "--model", model_path, "-q") == 0, capsys.readouterr().err
+        info = sf.info(str(out))
+        assert (info.format, info.samplerate, info.channels) == (fmt, 16000, 1)
+        assert abs(info.duration - 10.0) < 0.1
+
+
+def test_an_extension_soundfile_cannot_write_is_refused_before_any_work(model_path, speech, tmp_path, capsys):
+    tlc = tmp_path / "x.tlc"
+    assert cli("encode", speech, "-o", tlc, "--model", model_path, "-q") == 0
+    for command in (["decode", tlc], ["roundtrip", speech]):
+        out = tmp_path / "out.xyz"
+        assert cli(*command, "-o", out, "--model", tmp_path / "no_such_model.pt") == 2
+        assert capsys.readouterr().err == (f"telucodec: error: {out}: cannot write audio as '.xyz': not a format "
+                                           "soundfile writes (use .wav, .flac, .ogg, .mp3, ...)\n")
+        assert list(tmp_path.glob("*out*")) == []

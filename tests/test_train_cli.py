@@ -206,3 +206,24 @@ def test_segments_too_short_for_the_losses_are_refused_before_training(clip_dir,
     assert result.stderr.strip() == ("telucodec: error: data.segment_seconds must be at least 0.0320625 s (513 samples: "
                                      "one codec frame, and more than half the largest FFT of the losses), got 0.02")
     assert not (tmp_path / "telucodec").exists()
+
+
+def test_a_resumed_run_follows_the_run_length_it_is_given_and_says_where_it_stopped(clip_dir, tmp_path):
+    args = ["--data_dir", clip_dir, "--checkpoint_dir", tmp_path, "--num_epochs", 1, *BASE]
+    last = tmp_path / "telucodec" / "last.pt"
+    first = run_train(*args, "--max_steps", 4)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[-1] == f"stopped at step 4, epoch 0 (batch 4): max_steps 4 reached; {last} holds it"
+    # the same command without --max_steps: no step limit now (not the checkpoint's 4), so the epoch is finished
+    second = run_train(*args)
+    assert second.returncode == 0, second.stderr
+    assert "max_steps none" in second.stdout and second.stdout.count("validation (") == 1
+    steps = torch.load(last, weights_only=False)["step"]
+    assert steps > 4
+    assert second.stdout.splitlines()[-1] == f"stopped at step {steps}, epoch 1 (batch 0): num_epochs 1 done; {last} holds it"
+    # nothing left to do: said so, and why, without reading the data
+    third = run_train(*args)
+    assert third.returncode == 0, third.stderr
+    assert "data:" not in third.stdout and "nothing left to do" in third.stdout
+    assert third.stdout.splitlines()[-1].startswith(f"stopped at step {steps}, epoch 1 (batch 0): num_epochs 1 done "
+                                                    "before this run began")

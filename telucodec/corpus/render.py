@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import write_wav
+from ..audio import write_audio
 from ..errors import TeluCodecError
 from .clip import SAMPLE_RATE, finish_clip, read_recording, set_peak
 from .g2p import HI_MAP, HI_VOWELS, TL1_VOWELS
@@ -33,7 +33,7 @@ def _save(item: Item, out_dir: Path, x: np.ndarray | None) -> dict | None:
     """Write ``x`` (16 kHz) as ``item``'s file and return its manifest line; None for None."""
     if x is None:
         return None
-    write_wav(out_dir / item.rel, x, SAMPLE_RATE)
+    write_audio(out_dir / item.rel, x, SAMPLE_RATE)
     return item.entry(len(x) / SAMPLE_RATE)
 
 
@@ -95,7 +95,7 @@ def _version(x: np.ndarray, params: dict, tmpdir: str) -> np.ndarray | None:
     base, varied = os.path.join(tmpdir, "base.wav"), os.path.join(tmpdir, "var.wav")
     try:
         if not os.path.exists(base):
-            write_wav(base, set_peak(x, _SOX_INPUT_PEAK_DBFS), SAMPLE_RATE)
+            write_audio(base, set_peak(x, _SOX_INPUT_PEAK_DBFS), SAMPLE_RATE)
         run_sox_pitch_tempo(base, varied, params["pitch_cents"], params["tempo"])
         return finish_clip(read_recording(varied), params["peak_dbfs"])
     except _FAILURES:
@@ -134,7 +134,7 @@ def make_demo_clip(path: str | os.PathLike) -> float:
     if y is None:
         raise TeluCodecError("festival produced silence for the demo sentence")
     try:
-        write_wav(path, y, SAMPLE_RATE)
+        write_audio(path, y, SAMPLE_RATE)
     except OSError as exc:
         raise TeluCodecError(f"{path}: cannot write ({exc.strerror or exc})") from None
     return len(y) / SAMPLE_RATE
