@@ -183,7 +183,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from .audio import audio_format
 
     pairs = _pairs(args, args.inputs, (".tlc",), ".tlc files", ".wav")
-    for _, dst in pairs:
+    for _, dst in pairs[0]:
         audio_format(dst)   # an -o extension soundfile cannot write: refused before loading the model
 
     def make_work() -> Work:
@@ -206,7 +206,7 @@ def cmd_roundtrip(args: argparse.Namespace) -> int:
     from .audio import AUDIO_EXTENSIONS, audio_format
 
     pairs = _pairs(args, [args.input], AUDIO_EXTENSIONS, "audio files", ".wav")
-    for _, dst in pairs:
+    for _, dst in pairs[0]:
         audio_format(dst)
 
     def make_work() -> Work:

@@ -17,8 +17,6 @@ a sample entering to it leaving, is therefore at most n_fft = 320 samples (20 ms
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import soxr
 import torch
@@ -27,13 +25,10 @@ from .audio import pcm_to_float
 from .errors import TeluCodecError
 from .streaming import StreamState
 
-if TYPE_CHECKING:
-    from .codec import Codec
 
-
-def check_streamable(codec: Codec) -> None:
-    """TeluCodecError unless ``codec``'s model is causal and runs block by block (the causal complex
-    architecture)."""
+def check_streamable(codec) -> None:
+    """TeluCodecError unless ``codec`` (a ``codec.Codec``, which imports this module) holds a model
+    that is causal and runs block by block (the causal complex architecture)."""
     cfg = codec.config
     if not (cfg.causal and cfg.architecture == "complex"):
         raise TeluCodecError(f"model {codec.model_id} is not a causal streaming model (it looks ahead); "
@@ -59,7 +54,7 @@ def _block(block, sample_rate: int) -> np.ndarray:
 class _Stream:
     """What both directions share: the codec, the state, and being closed by ``flush``."""
 
-    def __init__(self, codec: Codec):
+    def __init__(self, codec):
         check_streamable(codec)
         self.codec = codec
         self.state = StreamState()
@@ -78,7 +73,7 @@ class StreamEncoder(_Stream):
     """Audio blocks in, codes out. Blocks are mono, float (or integer PCM) at ``sample_rate``
     (resampled to the model's rate by soxr's stream resampler, which adds its own delay)."""
 
-    def __init__(self, codec: Codec, n_q: int, sample_rate: int | None = None):
+    def __init__(self, codec, n_q: int, sample_rate: int | None = None):
         super().__init__(codec)
         self.n_q = n_q
         self.sample_rate = sample_rate or codec.sample_rate
@@ -129,7 +124,7 @@ class StreamDecoder(_Stream):
     """Codes in, audio out (float32 at the model's rate). Each push may carry any number of frames
     and any n_q from 1 to the model's (the bitrate may change from packet to packet)."""
 
-    def __init__(self, codec: Codec):
+    def __init__(self, codec):
         super().__init__(codec)
         self.preroll = codec.config.synthesis_tail   # the first frames' overlap reaches before sample 0
         self.frames = 0

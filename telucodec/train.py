@@ -16,7 +16,6 @@ import logging
 import math
 import os
 import random
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -38,7 +37,8 @@ from .discriminator import Adversary
 from .distrib import all_ranks_finite, broadcast, check_same_step, setup_distributed, sync_on_last, wrap_ddp
 from .command import Terminated
 from .errors import TeluCodecError
-from .fileio import append_line, atomic_write, check_output_folder, write_error
+from .board import Board
+from .fileio import append_line, atomic_write, check_output_folder
 from .finetune import finish_finetune
 from .losses import CodecLoss
 from .model import CodecOutput, TeluCodec
@@ -273,37 +273,6 @@ def build_state(config: TrainConfig, device: torch.device, resumed: dict | None)
     if resumed is not None:
         state.load_state_dict(resumed)
     return state
-
-
-class Board:
-    """TensorBoard's SummaryWriter (rank 0, ``folder``), whose write failures are one line: its
-    writer thread hands an error (a full disk) to the next call, which raises it here as an
-    OutputError naming ``folder`` (the thread's own traceback is not printed)."""
-
-    def __init__(self, folder: Path):
-        from torch.utils.tensorboard import SummaryWriter
-
-        threading.excepthook = _quiet_handed_over(threading.excepthook)
-        self.folder, self._writer = folder, SummaryWriter(str(folder))
-
-    def __getattr__(self, name: str):
-        method = getattr(self._writer, name)
-
-        def call(*args, **kwargs):
-            try:
-                return method(*args, **kwargs)
-            except OSError as exc:
-                raise write_error(self.folder, exc) from None
-        return call
-
-
-def _quiet_handed_over(hook):
-    """``threading.excepthook`` that stays silent for an error a thread keeps for the main thread
-    to raise (``thread.exception``, as TensorBoard's writer thread does): it is reported there once."""
-    def excepthook(args: threading.ExceptHookArgs) -> None:
-        if getattr(args.thread, "exception", None) is not args.exc_value:
-            hook(args)
-    return excepthook
 
 
 @dataclass
