@@ -26,6 +26,7 @@ NOT_RUN = {    # bash blocks by their first line's start: why this test does not
     "# phase-aware compressed": "resumes a real training run (tests/test_train_cli.py resumes with --config)",
     "pip install -e '.[export]'": "installs packages; export is run by tests/test_export.py",
     "python -m bench.train_speed": "benchmarks take minutes (tests/test_bench_*.py run them quick)",
+    "telucodec train --init_from": "trains for minutes on your recordings (tests/test_finetune.py, tiny models)",
 }
 needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no default model shipped")
 
