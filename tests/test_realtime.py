@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.realtime import stream
 from conftest import tiny_complex, voiced_clip
 from telucodec.codec import Codec
 from telucodec.errors import TeluCodecError
@@ -18,26 +19,14 @@ def codec() -> Codec:
     return Codec(tiny_complex())
 
 
-def stream(codec: Codec, wav: np.ndarray, block: int, n_q: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and audio of ``wav`` pushed in blocks of ``block`` samples through encoder and decoder."""
-    enc, dec = codec.stream_encoder(n_q=n_q), codec.stream_decoder()
-    codes, audio = [], []
-    for start in range(0, len(wav), block):
-        codes.append(enc.push(wav[start : start + block]))
-        audio.append(dec.push(codes[-1]))
-    codes.append(enc.flush())
-    audio += [dec.push(codes[-1]), dec.flush()]
-    return np.concatenate(codes, axis=1), np.concatenate(audio)
-
-
 @pytest.mark.parametrize("block", [HOP, 320, 123, 1, 2000])
 def test_block_streaming_equals_whole_signal(codec, block):
     wav = voiced_clip(1.5, seed=3)[: 24000 - 37]          # a final partial hop
-    codes, audio = stream(codec, wav, block)
+    codes, audio = stream(codec, wav, 3, block)
     whole = codec.encode(wav, 16000, n_q=3)
     assert codes.shape == whole.shape == (3, -(-len(wav) // HOP))
     assert np.array_equal(codes, whole)
-    decoded = codec.decode(whole)
+    decoded = codec.decode(whole, len(wav))
     assert audio.shape == decoded.shape
     assert np.abs(audio - decoded).max() < 1e-5
 
