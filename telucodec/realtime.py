@@ -23,6 +23,7 @@ import torch
 
 from .audio import pcm_to_float
 from .errors import TeluCodecError
+from .quantizer import sum_of_codes
 from .streaming import StreamState
 
 
@@ -105,7 +106,7 @@ class StreamEncoder(_Stream):
         self.closed = True
         return codes
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _encode(self, audio: np.ndarray, pad: bool = False) -> np.ndarray:
         hop = self.codec.hop_length
         self.samples += len(audio) - len(self.pending)
@@ -127,6 +128,9 @@ class StreamDecoder(_Stream):
     def __init__(self, codec):
         super().__init__(codec)
         self.preroll = codec.config.synthesis_tail   # the first frames' overlap reaches before sample 0
+        # every stage's code vectors in one table, gathered once: rebuilding it costs more than a
+        # 20 ms block's decoder
+        self.table = codec.model.quantizer.decode_table().detach()
         self.frames = 0
         self.samples = 0
 
@@ -138,18 +142,21 @@ class StreamDecoder(_Stream):
         """Samples decoded but not yet final (the overlap-add tail)."""
         return self.frames * self.codec.hop_length - self.samples
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def push(self, codes) -> np.ndarray:
         """Audio float32 (samples,) made final by ``codes`` (n_q, frames) int64: possibly none."""
         self._check_open()
         codes = self.codec._check_codes(codes)
         if codes.shape[1] == 0:
             return np.zeros(0, dtype=np.float32)
+        latent = sum_of_codes(torch.from_numpy(codes)[None].to(self.table.device), self.table,
+                              self.codec.config.quantizer.codebook_size)
         with self.state.active():
-            audio = self.codec.model.decode(torch.from_numpy(codes)[None].to(self.codec.device))
+            audio = self.codec.model.decoder(latent)
         self.frames += codes.shape[1]
         return self._emit(audio[0, 0].float().cpu().numpy())
 
+    @torch.inference_mode()
     def flush(self) -> np.ndarray:
         """The last n_fft - hop samples, with no more frames to add to them; the stream is closed."""
         self._check_open()
