@@ -74,8 +74,21 @@ def _scan(folder: Path) -> list[Path]:
     return scan.files
 
 
+def _speaker_groups(files: list[Path], root: Path) -> list[list[Path]]:
+    """The files of each top-level sub-folder of ``root`` (a speaker, in a folder laid out by
+    speaker); files directly in ``root`` form no group."""
+    groups: dict[str, list[Path]] = {}
+    for path in files:
+        parts = path.relative_to(root).parts
+        if len(parts) > 1:
+            groups.setdefault(parts[0], []).append(path)
+    return list(groups.values())
+
+
 def split_files(data_dir: Path, val_dir: Path | None, fraction: float) -> tuple[list[Path], list[Path]]:
-    """(train files, validation files): ``val_dir`` if given, else a hashed split of ``data_dir``."""
+    """(train files, validation files): ``val_dir`` if given, else a hashed split of ``data_dir`` by
+    file, in which every speaker (a top-level sub-folder of two or more files) keeps at least one
+    validation file, so that a report on the held-out files covers each of them."""
     for folder in (data_dir, val_dir):
         if folder is not None and not folder.is_dir():
             raise TeluCodecError(f"{folder}: no such folder")
@@ -84,10 +97,13 @@ def split_files(data_dir: Path, val_dir: Path | None, fraction: float) -> tuple[
         raise TeluCodecError(f"{data_dir}: no audio files found")
     if val_dir is not None:
         return files, _scan(val_dir)
-    val = [p for p in files if is_validation_file(p, data_dir, fraction)]
-    if not val and len(files) > 1:
-        val = files[-1:]  # tiny corpora: keep at least one validation file
-    val_set = set(val)
+    val_set = {p for p in files if is_validation_file(p, data_dir, fraction)}
+    for group in _speaker_groups(files, data_dir):
+        if len(group) > 1 and not val_set.intersection(group):
+            val_set.add(group[-1])
+    if not val_set and len(files) > 1:
+        val_set = {files[-1]}  # tiny corpora: keep at least one validation file
+    val = [p for p in files if p in val_set]
     train = [p for p in files if p not in val_set]
     return train, val
 

@@ -114,3 +114,19 @@ def test_causal_flag_keeps_the_shape_so_a_model_can_be_made_causal_from_weights(
     assert codec.config.causal
     enc = codec.stream_encoder(n_q=2)
     assert enc.push(np.zeros(160, np.float32)).shape == (2, 2)
+
+
+def test_a_fine_tune_of_a_fine_tune_starts_from_a_run_folder_and_keeps_the_first_codes(original, speech, tmp_path):
+    first = run_train("--init_from", original, "--data_dir", speech, "--checkpoint_dir", tmp_path,
+                      "--experiment_name", "one", *FAST)
+    assert first.returncode == 0, first.stderr
+    second = run_train("--init_from", tmp_path / "one" / "last.pt", "--data_dir", speech, "--checkpoint_dir",
+                       tmp_path, "--experiment_name", "two", *FAST)
+    assert second.returncode == 0, second.stderr
+    assert "one/last.pt" in second.stdout
+    third = run_train("--init_from", tmp_path / "two", "--data_dir", speech, "--checkpoint_dir", tmp_path,
+                      "--experiment_name", "three", *FAST)
+    assert third.returncode == 0, third.stderr
+    base = telucodec.load(original)
+    for run in ("one", "two", "three"):
+        assert telucodec.load(tmp_path / run).codes_id == base.model_id

@@ -227,3 +227,17 @@ def test_a_resumed_run_follows_the_run_length_it_is_given_and_says_where_it_stop
     assert "data:" not in third.stdout and "nothing left to do" in third.stdout
     assert third.stdout.splitlines()[-1].startswith(f"stopped at step {steps}, epoch 1 (batch 0): num_epochs 1 done "
                                                     "before this run began")
+
+
+def test_every_speaker_folder_keeps_a_validation_file(tmp_path):
+    """The hashed 5% split alone would hold out nothing of a speaker with few files; each speaker
+    folder of two or more files keeps one, so the held-out report covers every speaker."""
+    from telucodec.data import split_files
+
+    for speaker, count in (("spk_a", 3), ("spk_b", 2), ("spk_c", 1)):
+        (tmp_path / speaker).mkdir()
+        for i in range(count):
+            sf.write(tmp_path / speaker / f"{i}.wav", voiced_clip(0.3, seed=i), 16000)
+    train, val = split_files(tmp_path, None, 0.05)
+    held = sorted(p.parent.name for p in val)
+    assert held == ["spk_a", "spk_b"] and len(train) + len(val) == 6
