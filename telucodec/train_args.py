@@ -161,13 +161,19 @@ def config_from_args(args: argparse.Namespace, resumed: dict | None, checkpoint:
 
 def check_paths(args: argparse.Namespace) -> None:
     """The folders and files the flags name, checked before torch is imported: --data_dir and
-    --val_dir must be folders, --config a readable config file, and the run's folder must accept
-    files. Raises TeluCodecError (OutputError for the run's folder)."""
+    --val_dir must be folders, --config a readable config file, --init_from a model, and the run's
+    folder must accept files. Raises TeluCodecError (OutputError for the run's folder)."""
     from .fileio import check_output_folder
+    from .modelfile import model_file
 
     for folder in (args.data_dir, args.val_dir):
         if folder is not None and not folder.is_dir():
             raise TeluCodecError(f"{folder}: no such folder")
     if args.config is not None:
         load_config_file(args.config)
+    if args.init_from:
+        try:
+            model_file(args.init_from)
+        except TeluCodecError as exc:
+            raise TeluCodecError(f"--init_from: {exc}") from None
     check_output_folder(args.checkpoint_dir / args.experiment_name)

@@ -105,6 +105,10 @@ def _bad_input_cases(tmp: Path, tlc: Path) -> dict[str, list]:
         "export_zero_n_q": ["export", "-o", tmp / "g2", "--n_q", "0"],
         "demo_missing_input": ["demo", "-o", tmp / "demo", "--input", missing / "x.wav"],
         "train_missing_data": ["train", "--data_dir", missing, "--checkpoint_dir", tmp / "ckpt"],
+        "train_missing_init_from": ["train", "--data_dir", tmp, "--checkpoint_dir", tmp / "ckpt",
+                                    "--init_from", missing / "m.safetensors"],
+        "stream_missing_input": ["stream", missing / "x.wav", "--model", tlc],
+        "stream_existing_output": ["stream", wav, "-o", tmp / "taken.wav", "--model", tlc],
     }
 
 
@@ -113,7 +117,7 @@ def _bad_input_cases(tmp: Path, tlc: Path) -> dict[str, list]:
     "encode_missing_model", "decode_missing_input", "decode_existing_output", "roundtrip_missing_input",
     "roundtrip_existing_output", "info_missing_model", "tokenize_missing_model", "fit_entropy_missing_folder",
     "fit_entropy_existing_output", "export_existing_graphs", "export_zero_n_q", "demo_missing_input",
-    "train_missing_data"])
+    "train_missing_data", "train_missing_init_from", "stream_missing_input", "stream_existing_output"])
 def test_bad_input_is_refused_before_torch_is_imported(case, tmp_path, tlc_file):
     result = telucodec_in_fresh_python(*_bad_input_cases(tmp_path, tlc_file)[case])
     lines = result.stderr.strip().splitlines()
