@@ -64,18 +64,34 @@ def with_history(layer: nn.Module, x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 class CausalConv1d(nn.Conv1d):
-    """``nn.Conv1d`` (stride 1) whose output at frame t sees input frames t - kernel + 1 .. t:
-    left-padded with kernel - 1 zeros, or, while streaming, with the previous block's last frames.
-    Input and output (B, C, T); the same parameters (names and shapes) as the centred conv."""
+    """``nn.Conv1d`` (stride 1, no dilation; depthwise or dense) whose output at frame t sees input
+    frames t - kernel + 1 .. t: left-padded with kernel - 1 zeros, or, while streaming, with the
+    previous block's last frames. Input and output (B, C, T); the same parameters (names and
+    shapes) as the centred conv."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, groups: int = 1):
         super().__init__(in_channels, out_channels, kernel_size, groups=groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = with_history(self, x, self.kernel_size[0] - 1)
-        if self.groups == self.in_channels == self.out_channels and active_state() is not None:
-            # depthwise, on a stream's few frames: the sliding windows times the taps, summed, costs
-            # half of conv1d's call at these sizes (the same sums, in another order)
-            taps = self.weight[:, 0]                                    # (C, kernel)
-            return (x.unfold(-1, taps.shape[-1], 1) * taps[:, None]).sum(-1) + self.bias[:, None]
-        return super().forward(x)
+        if active_state() is None:
+            return super().forward(x)
+        # a stream's few frames: the same sums over sliding windows, in another order, by one
+        # element-wise product (depthwise) or one matrix product; a conv1d call's fixed cost is
+        # several times theirs at these sizes
+        windows = x.unfold(-1, self.kernel_size[0], 1)                  # (B, C_in, T, kernel)
+        if self.groups == self.in_channels == self.out_channels:
+            return (windows * self.weight[:, 0, None]).sum(-1) + self.bias[:, None]
+        flat = windows.transpose(1, 2).flatten(2)                       # (B, T, C_in x kernel)
+        return F.linear(flat, self.weight.flatten(1), self.bias).transpose(1, 2)
+
+
+class PointwiseConv1d(nn.Conv1d):
+    """A kernel-1 ``nn.Conv1d`` (same parameters) computed as one matrix product over channels:
+    (B, C_in, T) -> (B, C_out, T). On a stream's few frames a conv1d call costs several times more."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.transpose(1, 2), self.weight[:, :, 0], self.bias).transpose(1, 2)
