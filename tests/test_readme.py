@@ -18,7 +18,7 @@ from telucodec.codec import DEFAULT_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-RUN = ("telucodec encode speech.flac",)    # bash blocks this test runs, by their first line's start
+RUN = ("telucodec encode speech.flac", "telucodec stream speech.flac")   # bash blocks this test runs, by their first line's start
 NOT_RUN = {    # bash blocks by their first line's start: why this test does not run them
     "pip install torch": "installs packages (the install and test commands themselves)",
     "telucodec corpus corpus/": "needs Debian's voices and hours of training (tests/test_train_cli.py, test_corpus)",
@@ -84,3 +84,4 @@ def test_the_use_it_commands_run_as_written(workdir):
     assert sf.info(workdir / "speech.wav").samplerate == 16000 and (workdir / "decoded.wav").is_file()
     assert sorted(p.name for p in (workdir / "codes").iterdir()) == ["a.tlc", "b.tlc"]
     assert (workdir / "tokens" / "manifest.jsonl").is_file()
+    assert sf.info(workdir / "live.wav").frames == sf.info(workdir / "speech.wav").frames   # telucodec stream
