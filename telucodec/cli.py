@@ -18,12 +18,11 @@ Only the jobs import torch (lazily), so --help, info and a bad flag answer at on
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Callable
 
-from .command import Parser, positive_float, positive_int, run_with_errors
+from .command import OutputPath, Parser, positive_float, positive_int, run_with_errors
 from .errors import OutputError, TeluCodecError
 
 Pairs = list[tuple[Path, Path]]       # (input file, output file)
@@ -238,20 +237,20 @@ def _header_problem(header, args: argparse.Namespace) -> tuple[str, str | None]:
 
     if args.model is not None:
         codec = _load_codec(args)
-        if header.model_id == codec.model_id:
+        if header.model_id == codec.codes_id:   # its own codes, or those it was fine-tuned to keep
             try:
                 check_header(header, codec.model_header)
             except FormatError as exc:
                 return "this model", str(exc)
             return "this model", None
-        which = f"another model (not {codec.model_id}); fields checked for plausibility only"
+        which = f"another model (not {codec.codes_id}); fields checked for plausibility only"
     else:
         which = "fields checked for plausibility; --model PATH checks them against a model"
     if not MIN_SAMPLE_RATE <= header.sample_rate <= MAX_SAMPLE_RATE or header.hop_length > header.sample_rate:
         return which, (f"implausible header: sample rate {header.sample_rate} Hz, hop {header.hop_length} "
                        f"(expected {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz and at least one frame per second)")
     if args.model is not None:
-        return which, (f"made with model {header.model_id}, not with {args.model} ({codec.model_id}); "
+        return which, (f"made with model {header.model_id}, not with {args.model} ({codec.codes_id}); "
                        "it decodes only with its own model")
     return which, None
 
@@ -362,17 +361,8 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- parser
 
-class _Output(argparse.Action):
-    """``-o`` as a Path, and ``into_folder``: whether it ends in a slash, which Path drops (with one
-    input, ``-o out/`` means "into the folder out", as an existing folder does)."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        setattr(namespace, self.dest, Path(values))
-        namespace.into_folder = values.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep))
-
-
 def _add_output(p: argparse.ArgumentParser, help: str) -> None:
-    p.add_argument("-o", "--output", action=_Output, required=True, help=help)
+    p.add_argument("-o", "--output", action=OutputPath, required=True, help=help)
     p.set_defaults(into_folder=False)
 
 

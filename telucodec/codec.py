@@ -124,8 +124,8 @@ class Codec:
         highest rate). Raises TeluCodecError below the lowest rate (one quantizer's): no rate
         ever exceeds the one asked for."""
         lowest = self.config.kbps(1)
-        if kbps <= 0:
-            raise TeluCodecError(f"--kbps must be positive, got {kbps:g}")
+        if not math.isfinite(kbps) or kbps <= 0:
+            raise TeluCodecError(f"--kbps must be a positive number, got {kbps:g}")
         if kbps < lowest - 1e-9:
             raise TeluCodecError(f"--kbps {kbps:g} is below this model's lowest rate, {lowest:g} kbps (n_q=1)")
         return int(min(self.max_n_q, math.floor(kbps / lowest + 1e-9)))
@@ -253,6 +253,8 @@ class Codec:
         """``codes`` (n_q, frames) as a C-contiguous int64 array (any strides in, negative included);
         TeluCodecError for a wrong shape or a code outside the codebooks."""
         codes = np.asarray(codes)
+        if codes.size and not np.issubdtype(codes.dtype, np.integer):
+            raise TeluCodecError(f"codes must be integers, got dtype {codes.dtype}")
         if codes.ndim != 2 or not 1 <= codes.shape[0] <= self.max_n_q:
             raise TeluCodecError(f"codes must have shape (n_q <= {self.max_n_q}, frames), got {codes.shape}")
         if codes.size and (codes.min() < 0 or codes.max() >= self.config.quantizer.codebook_size):

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import signal
 import sys
+from pathlib import Path
 from typing import Callable
 
 from .errors import TeluCodecError
@@ -50,6 +52,9 @@ def run_with_errors(job: Callable[[], object]) -> int:
     except KeyboardInterrupt:
         print("telucodec: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:   # the reader of stdout went away (`| head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit's flush
+        return 128 + signal.SIGPIPE
     except Terminated:
         print("telucodec: terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
@@ -92,6 +97,15 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
     return value
+
+
+class OutputPath(argparse.Action):
+    """``-o`` as a Path, and ``into_folder``: whether it ends in a slash, which Path drops (with one
+    input, ``-o out/`` means "into the folder out", as an existing folder does)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, Path(values))
+        namespace.into_folder = values.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep))
 
 
 class Parser(argparse.ArgumentParser):

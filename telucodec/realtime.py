@@ -21,7 +21,7 @@ import numpy as np
 import soxr
 import torch
 
-from .audio import pcm_to_float
+from .audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, pcm_to_float
 from .errors import TeluCodecError
 from .quantizer import sum_of_codes
 from .streaming import StreamState
@@ -32,15 +32,16 @@ def check_streamable(codec) -> None:
     that is causal and runs block by block (the causal complex architecture)."""
     cfg = codec.config
     if not (cfg.causal and cfg.architecture == "complex"):
-        raise TeluCodecError(f"model {codec.model_id} is not a causal streaming model (it looks ahead); "
-                             "load one with telucodec.load('realtime'), or use encode_stream / "
-                             "decode_stream for files")
+        raise TeluCodecError(f"model {codec.model_id} is not a causal streaming model (it looks ahead): "
+                             "use the realtime model (--model realtime, telucodec.load('realtime')), or "
+                             "encode / decode for files")
 
 
 def _block(block, sample_rate: int) -> np.ndarray:
     """A pushed block as float32 (samples,) in [-1, 1]; TeluCodecError for anything else."""
     if isinstance(block, torch.Tensor):
-        block = block.detach().cpu().numpy()
+        block = block.detach().cpu()
+        block = (block.float() if block.is_floating_point() else block).numpy()
     block = np.asarray(block)
     if block.ndim == 2 and 1 in block.shape:
         block = block.reshape(-1)
@@ -50,6 +51,15 @@ def _block(block, sample_rate: int) -> np.ndarray:
     if not np.isfinite(block).all():
         raise TeluCodecError("audio block contains NaN or infinite samples")
     return np.clip(block, -1.0, 1.0)
+
+
+def _check_rate(sample_rate) -> int:
+    """``sample_rate`` as an int of audio's range; TeluCodecError otherwise."""
+    if isinstance(sample_rate, bool) or not float(sample_rate).is_integer() \
+            or not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise TeluCodecError(f"sample_rate must be a whole number of Hz in {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE}, "
+                             f"got {sample_rate!r}")
+    return int(sample_rate)
 
 
 class _Stream:
@@ -77,7 +87,7 @@ class StreamEncoder(_Stream):
     def __init__(self, codec, n_q: int, sample_rate: int | None = None):
         super().__init__(codec)
         self.n_q = n_q
-        self.sample_rate = sample_rate or codec.sample_rate
+        self.sample_rate = codec.sample_rate if sample_rate is None else _check_rate(sample_rate)
         self.resampler = None if self.sample_rate == codec.sample_rate else \
             soxr.ResampleStream(self.sample_rate, codec.sample_rate, 1, dtype="float32", quality="HQ")
         self.pending = np.zeros(0, dtype=np.float32)   # samples of the hop not yet complete

@@ -199,6 +199,9 @@ def build_data(args: argparse.Namespace, config: TrainConfig, rank: int, world: 
     skipped = len(train_set.skipped) + len(val_set.skipped)
     if not train_set.clips:
         raise TeluCodecError(f"{args.data_dir}: no usable training audio ({skipped} file(s) skipped)")
+    if config.init_from and not val_set.clips:   # early stopping and the report need held-out clips
+        raise TeluCodecError(f"{args.data_dir}: fine-tuning needs held-out clips: two or more usable files, "
+                             "or --val_dir")
     total_samples = sum(len(c) for c in train_set.clips)
     step_items = config.batch_size * world * config.grad_accum_steps
     items_per_epoch = max(step_items, total_samples // segment)

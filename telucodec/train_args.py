@@ -30,13 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="model preset (default: the preset named seed, the design notes' codec; or the resumed run's)")
     a("--config", type=Path, help="JSON/YAML file with (part of) the config tree; flags override it "
                                   "(when resuming it applies on top of the checkpoint's config, model excepted)")
-    a("--init_from", metavar="default|PATH",
-      help="start from trained weights: the shipped model (default), a .safetensors, a .pt checkpoint or a "
-           "training folder; the model config comes from them (--config may not change its shape)")
+    a("--init_from", metavar="default|realtime|PATH",
+      help="start from trained weights: a shipped model (default, realtime), a .safetensors, a .pt checkpoint "
+           "or a training folder; the model config comes from them (--config may not change its shape)")
     a("--finetune", choices=["decoder", "full"],
       help="with --init_from: train the decoder alone (default: codes, entropy tables and files stay "
            "valid) or the whole model (its entropy tables are refitted on --data_dir at the end)")
-    a("--val_dir", type=Path, help="validation folder (default: a deterministic 5%% split of DATA_DIR)")
+    a("--val_dir", type=Path, help="validation folder (default: a deterministic split of DATA_DIR by file: "
+                                   "5%%, or 20%% when fine-tuning from --init_from)")
     a("--device", default="auto", choices=["auto", "cpu", "cuda"])
     a("--num_workers", type=int)
     a("--segment_seconds", type=float)
@@ -177,3 +178,33 @@ def check_paths(args: argparse.Namespace) -> None:
         except TeluCodecError as exc:
             raise TeluCodecError(f"--init_from: {exc}") from None
     check_output_folder(args.checkpoint_dir / args.experiment_name)
+    _check_new_run_folder(args.checkpoint_dir / args.experiment_name)
+
+
+# what a run writes into its folder besides last.pt (config.json is checked by its content)
+RUN_OUTPUTS = ("best.pt", "metrics.jsonl", "model.safetensors", "report.md", "report.json", "report.png")
+
+
+def _check_new_run_folder(run_dir: Path) -> None:
+    """A new run (no last.pt to resume) refuses a folder holding files it would overwrite: files it
+    writes only once a checkpoint exists, or a config.json that is not a run's."""
+    if (run_dir / "last.pt").exists() or not run_dir.is_dir():
+        return
+    clash = [name for name in RUN_OUTPUTS if (run_dir / name).exists()]
+    config = run_dir / "config.json"
+    if config.is_file() and not _is_run_config(config):
+        clash.append(config.name)
+    if clash:
+        raise TeluCodecError(f"{run_dir}: holds {', '.join(clash)}, which a new run would overwrite; "
+                             "choose another --experiment_name or move them")
+
+
+def _is_run_config(path: Path) -> bool:
+    """Whether ``path`` is the config.json a run writes (a JSON config tree)."""
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"model", "loss", "optim"} <= data.keys()

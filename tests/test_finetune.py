@@ -130,3 +130,23 @@ def test_a_fine_tune_of_a_fine_tune_starts_from_a_run_folder_and_keeps_the_first
     base = telucodec.load(original)
     for run in ("one", "two", "three"):
         assert telucodec.load(tmp_path / run).codes_id == base.model_id
+
+
+def test_fine_tuning_without_held_out_clips_is_refused_before_training(original, tmp_path):
+    one = tmp_path / "one" / "spk"
+    one.mkdir(parents=True)
+    sf.write(one / "a.wav", voiced_clip(2.0), 16000)
+    result = run_train("--init_from", original, "--data_dir", tmp_path / "one", "--checkpoint_dir", tmp_path,
+                       *FAST)
+    assert result.returncode == 2 and "fine-tuning needs held-out clips" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "telucodec" / "last.pt").exists()
+
+
+def test_info_with_a_decoder_fine_tune_accepts_the_original_files(original, speech, tmp_path):
+    assert run_train("--init_from", original, "--data_dir", speech, "--checkpoint_dir", tmp_path,
+                     "--experiment_name", "ft", *FAST).returncode == 0
+    tlc = tmp_path / "x.tlc"
+    tlc.write_bytes(telucodec.load(original).compress(voiced_clip(1.0), 16000, n_q=2))
+    info = subprocess.run([sys.executable, "-m", "telucodec.cli", "info", str(tlc), "--model", str(tmp_path / "ft")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert info.returncode == 0 and "(this model)" in info.stdout, info.stderr

@@ -108,3 +108,16 @@ def test_streams_of_other_rates_are_resampled(codec):
     frames = sum(enc.push(wav48[i : i + 960]).shape[1] for i in range(0, len(wav48), 960))
     frames += enc.flush().shape[1]
     assert frames == 16000 // HOP
+
+
+def test_bad_rates_tensors_and_codes_are_refused_in_one_line(codec):
+    for rate in (0, -1, 44100.5, True):
+        with pytest.raises(TeluCodecError, match="sample_rate must be"):
+            codec.stream_encoder(n_q=2, sample_rate=rate)
+    with pytest.raises(TeluCodecError, match="positive number"):
+        codec.stream_encoder(kbps=float("nan"))
+    enc = codec.stream_encoder(n_q=2)
+    assert enc.push(torch.zeros(160, dtype=torch.bfloat16)).shape == (2, 2)
+    for decode in (codec.stream_decoder().push, codec.decode):
+        with pytest.raises(TeluCodecError, match="codes must be integers"):
+            decode(np.full((2, 4), 1.5))

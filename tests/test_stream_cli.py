@@ -40,7 +40,31 @@ def test_raw_pcm_through_stdin_and_stdout_equals_whole_file_coding(causal_path):
     assert np.abs(out - expected).max() <= 1.5 / 32767          # 16-bit rounding of the same audio
     report = result.stderr.decode()
     assert "streamed 1.00 s in 50 blocks of 20 ms at n_q=3" in report
-    assert "up to 15.0 ms pushed and not yet out + 5 ms hop = 20.0 ms" in report
+    # a block's first sample waits for the block (20 ms), then for the 15 ms overlap-add
+    assert "delay from a sample's arrival to its output: up to 35.0 ms" in report
+
+
+def test_output_is_as_long_as_the_input_and_hop_sized_blocks_give_20_ms(causal_path, tmp_path):
+    src = tmp_path / "odd.wav"
+    sf.write(src, voiced_clip(1.1)[:16001], 16000)
+    result = stream_cli(src, "-o", f"{tmp_path}/out/", "--model", causal_path, "--block-ms", 5)
+    assert result.returncode == 0, result.stderr.decode()
+    assert sf.info(str(tmp_path / "out" / "odd.wav")).frames == 16001       # -o DIR/ names it after the input
+    assert b"up to 20.0 ms (its block, then the 15 ms overlap-add)" in result.stderr
+    pcm = (voiced_clip(0.5)[:7999] * 32767).astype("<i2").tobytes() + b"\x01"   # and half a sample
+    result = stream_cli("--model", causal_path, stdin=pcm)
+    assert result.returncode == 0 and len(result.stdout) == 2 * 7999
+    assert b"stdin ended in half a 16-bit sample" in result.stderr
+    empty = stream_cli("--model", causal_path)
+    assert empty.returncode == 0 and empty.stdout == b"" and b"nothing streamed: the input is empty" in empty.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_stream_quietly(causal_path, tmp_path):
+    src = tmp_path / "long.wav"
+    sf.write(src, voiced_clip(3.0), 16000)
+    pipe = subprocess.run(f"{sys.executable} -m telucodec.cli stream {src} --model {causal_path} | head -c 100",
+                          shell=True, capture_output=True, cwd=ROOT, timeout=300)
+    assert len(pipe.stdout) == 100 and b"Traceback" not in pipe.stderr and b"Error" not in pipe.stderr
 
 
 def test_a_file_in_any_format_to_a_file(causal_path, tmp_path):

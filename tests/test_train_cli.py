@@ -241,3 +241,14 @@ def test_every_speaker_folder_keeps_a_validation_file(tmp_path):
     train, val = split_files(tmp_path, None, 0.05)
     held = sorted(p.parent.name for p in val)
     assert held == ["spk_a", "spk_b"] and len(train) + len(val) == 6
+
+
+def test_a_new_run_never_overwrites_files_of_the_users_in_its_folder(clip_dir, tmp_path):
+    run = tmp_path / "ckpt" / "mine"
+    run.mkdir(parents=True)
+    (run / "report.md").write_text("my notes")
+    (run / "config.json").write_text("{}")
+    result = run_train("--data_dir", clip_dir, "--checkpoint_dir", tmp_path / "ckpt", "--experiment_name", "mine",
+                       "--num_epochs", 1, *BASE)
+    assert result.returncode == 2 and "holds report.md, config.json, which a new run would overwrite" in result.stderr
+    assert (run / "report.md").read_text() == "my notes" and (run / "config.json").read_text() == "{}"
