@@ -46,6 +46,7 @@ def run_with_errors(job: Callable[[], object]) -> int:
             stream.reconfigure(errors="backslashreplace")
     try:
         result = job()
+        sys.stdout.flush()   # inside the try: a reader that went away is caught below, not at exit
     except TeluCodecError as exc:
         print(f"telucodec: error: {exc}", file=sys.stderr)
         return 2
