@@ -395,22 +395,34 @@ def save_pretrained(model: TeluCodec, path: str | os.PathLike, half: bool = True
     write_files({Path(path): save(tensors, metadata={"config": config, "format": "telucodec"})})
 
 
-def _load_safetensors(path: Path) -> tuple[TeluCodec, EntropyModel | None]:
+def safetensors_config(path: Path) -> ModelConfig:
+    """The model config in a telucodec .safetensors file's metadata (no tensor is read);
+    TeluCodecError naming the file when it is unreadable, has none, or an invalid one."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:
         raise TeluCodecError(f"{path}: not a readable safetensors file ({type(exc).__name__})") from None
     if "config" not in metadata:
         raise TeluCodecError(f"{path}: no telucodec config in the safetensors metadata")
     try:
-        model = TeluCodec(dataclass_from_dict(ModelConfig, json.loads(metadata["config"])))
+        return dataclass_from_dict(ModelConfig, json.loads(metadata["config"]))
     except (ValueError, TypeError, TeluCodecError) as exc:   # not JSON, not a dict, or not a valid config
         raise TeluCodecError(f"{path}: the model config in its metadata is not valid "
                              f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+
+
+def _load_safetensors(path: Path) -> tuple[TeluCodec, EntropyModel | None]:
+    from safetensors import safe_open
+
+    model = TeluCodec(safetensors_config(path))
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:
+        raise TeluCodecError(f"{path}: not a readable safetensors file ({type(exc).__name__})") from None
     load_weights(model, {k: v for k, v in tensors.items() if not k.startswith(ENTROPY_PREFIX)}, path)
     tables = {k: v.numpy() for k, v in tensors.items() if k.startswith(ENTROPY_PREFIX)}
     try:

@@ -37,7 +37,7 @@ def check_streamable(codec) -> None:
                              "encode / decode for files")
 
 
-def _block(block, sample_rate: int) -> np.ndarray:
+def _block(block) -> np.ndarray:
     """A pushed block as float32 (samples,) in [-1, 1]; TeluCodecError for anything else."""
     if isinstance(block, torch.Tensor):
         block = block.detach().cpu()
@@ -101,7 +101,7 @@ class StreamEncoder(_Stream):
     def push(self, block) -> np.ndarray:
         """Codes int64 (n_q, frames) of the hops that ``block`` (samples,) completes: possibly none."""
         self._check_open()
-        block = _block(block, self.sample_rate)
+        block = _block(block)
         if self.resampler is not None:
             block = self.resampler.resample_chunk(block)
         return self._encode(np.concatenate([self.pending, block]))

@@ -92,15 +92,30 @@ def _dft_angles(n_fft: int) -> torch.Tensor:
     return 2 * math.pi * torch.outer(torch.arange(n_fft // 2 + 1), torch.arange(n_fft)).double() / n_fft
 
 
+def _analysis_basis(window: torch.Tensor) -> torch.Tensor:
+    """(2 bins, 1, n_fft) float32: the windowed real DFT, real parts then imaginary parts."""
+    angle = _dft_angles(len(window))
+    return (torch.cat([angle.cos(), -angle.sin()]) * window.double()).float()[:, None]
+
+
+def _synthesis_basis(window: torch.Tensor) -> torch.Tensor:
+    """(2 bins, 1, n_fft) float32: the windowed inverse real DFT of (real, imag) parts."""
+    n_fft = len(window)
+    # inverse real DFT: bins other than DC and Nyquist stand for their mirror image too
+    weight = torch.full((n_fft // 2 + 1, 1), 2.0, dtype=torch.float64)
+    weight[0] = weight[-1] = 1.0
+    angle = _dft_angles(n_fft)
+    basis = torch.cat([angle.cos(), -angle.sin()]) * torch.cat([weight, weight]) / n_fft * window.double()
+    return basis.float()[:, None]
+
+
 class ConvSTFT(STFT):
     """``STFT`` as a strided convolution with the windowed DFT basis: the same sums, equal to
     float rounding, in a graph without complex numbers."""
 
     def __init__(self, n_fft: int, hop: int | None = None, pad_mode: str = "constant"):
         super().__init__(n_fft, hop, pad_mode)
-        angle = _dft_angles(n_fft)
-        basis = torch.cat([angle.cos(), -angle.sin()]) * self.window.double()
-        self.register_buffer("basis", basis.float()[:, None], persistent=False)   # (2 bins, 1, n_fft)
+        self.register_buffer("basis", _analysis_basis(self.window), persistent=False)
 
     def real_imag(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         padded = F.pad(wav.float()[:, None], (self.n_fft // 2, self.n_fft // 2), mode=self.pad_mode)
@@ -117,13 +132,7 @@ class ConvISTFT(ISTFT):
 
     def __init__(self, n_fft: int, hop: int | None = None):
         super().__init__(n_fft, hop)
-        bins = n_fft // 2 + 1
-        # inverse real DFT: bins other than DC and Nyquist stand for their mirror image too
-        weight = torch.full((bins, 1), 2.0, dtype=torch.float64)
-        weight[0] = weight[-1] = 1.0
-        angle = _dft_angles(n_fft)
-        basis = torch.cat([angle.cos(), -angle.sin()]) * torch.cat([weight, weight]) / n_fft * self.window.double()
-        self.register_buffer("basis", basis.float()[:, None], persistent=False)   # (2 bins, 1, n_fft)
+        self.register_buffer("basis", _synthesis_basis(self.window), persistent=False)
         self.register_buffer("window_sq", self.window.pow(2)[None, None], persistent=False)
 
     def from_real_imag(self, real: torch.Tensor, imag: torch.Tensor, length: int) -> torch.Tensor:
@@ -147,10 +156,8 @@ class CausalSTFT(nn.Module):
         super().__init__()
         self.n_fft, self.hop, self.fft = n_fft, hop, True
         window = torch.hann_window(n_fft, dtype=torch.float64)
-        angle = _dft_angles(n_fft)
-        basis = torch.cat([angle.cos(), -angle.sin()]) * window
         self.register_buffer("window", window.float(), persistent=False)
-        self.register_buffer("basis", basis.float()[:, None], persistent=False)   # (2 bins, 1, n_fft)
+        self.register_buffer("basis", _analysis_basis(window), persistent=False)
 
     def real_imag(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         padded = with_history(self, wav.float()[:, None], self.n_fft - self.hop)
@@ -177,17 +184,10 @@ class CausalISTFT(nn.Module):
     def __init__(self, n_fft: int, hop: int):
         super().__init__()
         self.n_fft, self.hop, self.fft = n_fft, hop, True
-        bins = n_fft // 2 + 1
         window = torch.hann_window(n_fft, dtype=torch.float64)
-        # inverse real DFT: bins other than DC and Nyquist stand for their mirror image too
-        weight = torch.full((bins, 1), 2.0, dtype=torch.float64)
-        weight[0] = weight[-1] = 1.0
-        angle = _dft_angles(n_fft)
-        envelope = window.pow(2).view(-1, hop).sum(0)          # (hop,) sum of the overlapping windows
-        basis = torch.cat([angle.cos(), -angle.sin()]) * torch.cat([weight, weight]) / n_fft * window
-        basis = basis / envelope.repeat(n_fft // hop)
-        self.register_buffer("basis", basis.float()[:, None], persistent=False)   # (2 bins, 1, n_fft)
-        self.register_buffer("synthesis_window", (window / envelope.repeat(n_fft // hop)).float(), persistent=False)
+        envelope = window.pow(2).view(-1, hop).sum(0).repeat(n_fft // hop)   # the overlapping windows' sum
+        self.register_buffer("basis", _synthesis_basis(window / envelope), persistent=False)
+        self.register_buffer("synthesis_window", (window / envelope).float(), persistent=False)
 
     def _overlap_add(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
         """(B, (T - 1) hop + n_fft): the windowed frames summed where they overlap."""

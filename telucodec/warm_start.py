@@ -8,8 +8,6 @@ taken: the optimiser, the step counter and the schedule start afresh.
 """
 from __future__ import annotations
 
-import json
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,23 +28,15 @@ def resolve(source: str) -> Path:
         raise TeluCodecError(f"--init_from: {exc}") from None
 
 
-def _safetensors_config(path: Path) -> dict:
-    """The model config in a telucodec .safetensors file's metadata, read without loading tensors."""
-    try:
-        with open(path, "rb") as f:
-            size = struct.unpack("<Q", f.read(8))[0]
-            header = json.loads(f.read(size))
-        return json.loads(header["__metadata__"]["config"])
-    except Exception as exc:
-        raise TeluCodecError(f"{path}: not a telucodec .safetensors model ({type(exc).__name__})") from None
-
-
 def model_config(source: str) -> ModelConfig:
     """The model config of the weights at ``source`` (TeluCodecError naming the file if unusable)."""
     from .checkpoint import read_checkpoint
+    from .codec import safetensors_config
 
     path = resolve(source)
-    raw = _safetensors_config(path) if path.suffix == ".safetensors" else read_checkpoint(path)["config"]["model"]
+    if path.suffix == ".safetensors":
+        return safetensors_config(path)
+    raw = read_checkpoint(path)["config"]["model"]
     try:
         return dataclass_from_dict(ModelConfig, raw)
     except TeluCodecError as exc:
