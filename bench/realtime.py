@@ -9,9 +9,9 @@ held-out speech against Opus at its real-time settings and a non-causal model, i
   samples pushed from the impulse on until the output sample at its position leaves the decoder
   (1 for a codec with no delay). The worst offset is the algorithmic latency. Also: pushed minus
   emitted samples while streaming 20 ms blocks.
-- **Cost:** each 20 ms block of ``--seconds`` of speech-like audio timed through the encoder's and
-  the decoder's ``push`` on one thread (mean, 99th percentile, and headroom = 20 ms / time; the
-  fastest of 3 streams), against the same model's whole-signal ``encode`` / ``decode`` per 20 ms of
+- **Cost:** each 20 ms block of ``--seconds`` of speech-like audio timed through the encoder's
+  ``push`` alone, the decoder's alone, and both interleaved (a two-way call on one thread), on one
+  thread (mean, 99th percentile, and headroom = 20 ms / time; the fastest of 3 streams), against the same model's whole-signal ``encode`` / ``decode`` per 20 ms of
   audio (best of 3), measured in the same run.
 - **Quality:** every clip of DIR streamed in 20 ms blocks at each ``--kbps``; bitrate from the
   ``.tlc`` file of the same codes (entropy-coded when the model has tables, header included);
@@ -88,25 +88,38 @@ def latency_rows(codec) -> list[str]:
             f"{block_delay * ms:.2f} ms (Opus at 20 ms frames: 26.5 ms, the frame and 6.5 ms of look-ahead)"]
 
 
-def block_costs(codec, wav: np.ndarray, n_q: int, passes: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Seconds per 20 ms block for the encoder's and the decoder's push (after one warm-up second),
-    from the fastest of ``passes`` streams of ``wav`` (the others were slowed by the machine)."""
-    runs = [_block_costs(codec, wav, n_q) for _ in range(passes)]
-    return min(runs, key=lambda run: run[0].mean() + run[1].mean())
+def block_costs(codec, wav: np.ndarray, n_q: int, passes: int = 3) -> dict[str, np.ndarray]:
+    """Seconds per 20 ms block (after one warm-up second) of the encoder's push alone, the decoder's
+    push alone (as a listener runs it), and both interleaved on one thread (as a two-way call runs
+    them: each evicts the other's weights from the cache), each from the fastest of ``passes``
+    streams of ``wav`` (the others were slowed by the machine)."""
+    codes = stream(codec, wav, n_q)[0]
+    blocks = [wav[start : start + BLOCK] for start in range(0, len(wav), BLOCK)]
+    frames = BLOCK // codec.hop_length
+    packets = [codes[:, i : i + frames] for i in range(0, codes.shape[1], frames)]
+    runs = {"encode": lambda: _timed_pushes(codec.stream_encoder(n_q=n_q), blocks),
+            "decode": lambda: _timed_pushes(codec.stream_decoder(), packets),
+            "encode + decode, interleaved": lambda: _interleaved(codec, blocks, n_q)}
+    return {name: min((run() for _ in range(passes)), key=np.mean) for name, run in runs.items()}
 
 
-def _block_costs(codec, wav: np.ndarray, n_q: int) -> tuple[np.ndarray, np.ndarray]:
-    enc, dec = codec.stream_encoder(n_q=n_q), codec.stream_decoder()
-    t_enc, t_dec = [], []
-    for start in range(0, len(wav), BLOCK):
+def _timed_pushes(stream_object, items: list) -> np.ndarray:
+    times = []
+    for item in items:
         t0 = time.perf_counter()
-        codes = enc.push(wav[start : start + BLOCK])
-        t1 = time.perf_counter()
-        dec.push(codes)
-        t_dec.append(time.perf_counter() - t1)
-        t_enc.append(t1 - t0)
-    warm = SAMPLE_RATE // BLOCK
-    return np.array(t_enc[warm:]), np.array(t_dec[warm:])
+        stream_object.push(item)
+        times.append(time.perf_counter() - t0)
+    return np.array(times[SAMPLE_RATE // BLOCK :])
+
+
+def _interleaved(codec, blocks: list[np.ndarray], n_q: int) -> np.ndarray:
+    enc, dec = codec.stream_encoder(n_q=n_q), codec.stream_decoder()
+    times = []
+    for block in blocks:
+        t0 = time.perf_counter()
+        dec.push(enc.push(block))
+        times.append(time.perf_counter() - t0)
+    return np.array(times[SAMPLE_RATE // BLOCK :])
 
 
 def whole_signal_costs(codec, wav: np.ndarray, n_q: int) -> tuple[float, float]:
@@ -127,15 +140,15 @@ def _timed(fn) -> float:
 def cost_rows(codec, seconds: float, n_q: int) -> list[str]:
     """Markdown table of the cost per 20 ms block, streaming against whole-signal processing."""
     wav = speech_like(seconds + 1.0, seed=2)
-    t_enc, t_dec = block_costs(codec, wav, n_q)
+    costs = block_costs(codec, wav, n_q)
     whole_enc, whole_dec = whole_signal_costs(codec, wav, n_q)
+    whole = {"encode": whole_enc, "decode": whole_dec, "encode + decode, interleaved": whole_enc + whole_dec}
     lines = ["| per 20 ms block, 1 thread | mean ms | p99 ms | headroom (20 ms / mean) | headroom at p99 "
              "| whole-signal ms per 20 ms | streaming / whole |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, t, whole in (("encode", t_enc, whole_enc), ("decode", t_dec, whole_dec),
-                           ("encode + decode", t_enc + t_dec, whole_enc + whole_dec)):
+    for name, t in costs.items():
         mean, p99 = t.mean() * 1e3, np.percentile(t, 99) * 1e3
         lines.append(f"| {name} | {mean:.2f} | {p99:.2f} | {20 / mean:.1f}x | {20 / p99:.1f}x "
-                     f"| {whole * 1e3:.2f} | {t.mean() / whole:.2f} |")
+                     f"| {whole[name] * 1e3:.2f} | {t.mean() / whole[name]:.2f} |")
     return lines
 
 

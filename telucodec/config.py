@@ -209,6 +209,7 @@ class LossConfig(_Validated):
     complex_power: float = 0.3
     magnitude_weight: float = 0.0     # MSE between compressed magnitudes |X|^p at complex_ffts
     level_weight: float = 0.0         # L1 between the segments' log mel-band levels (losses.MultiScaleMelLoss)
+    loudness_weight: float = 0.0      # L1 between the segments' log broadband power (losses.loudness_loss)
     commit_weight: float = 1.0
 
 

@@ -102,6 +102,22 @@ class MultiScaleMelLoss(_MultiSTFT):
         return mel_total / len(self.ffts), level_total / len(self.ffts)
 
 
+# Mean square below which a segment counts as silent in the loudness loss: -80 dBFS.
+LOUDNESS_FLOOR = 1e-8
+
+
+def loudness_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between the segments' broadband levels, the log RMS of each (B, 1, L) segment in nepers
+    (float32 scalar). Every mel band weighs the same in the band-level loss, so the few loud bands
+    of voiced speech (300-1500 Hz), where the complex-spectrum MSE pulls hardest toward quiet, can
+    stay quiet while the many others match; this term weighs the bands by their power, as a level
+    meter does."""
+    with torch.autocast(device_type=pred.device.type, enabled=False):
+        p_level, t_level = (x.float().pow(2).mean(dim=(1, 2)).clamp(min=LOUDNESS_FLOOR).log() / 2
+                            for x in (pred, target))
+        return F.l1_loss(p_level, t_level)
+
+
 class CompressedSpectrumLoss(_MultiSTFT):
     """MSE between power-law compressed complex spectra |X|^p e^(i angle X), and between their
     magnitudes |X|^p, each the mean over FFT sizes: returns (complex, magnitude).
@@ -130,7 +146,7 @@ class CompressedSpectrumLoss(_MultiSTFT):
 class CodecLoss(nn.Module):
     """The training objective, the one place where loss weights are applied and summed: waveform
     L1 + MSE (logged together as ``recon``), multi-resolution STFT, multi-scale mel, band levels,
-    compressed complex STFT and magnitude (the last three off by default), commitment (``vq``) and,
+    broadband levels, compressed complex STFT and magnitude (the last three off by default), commitment (``vq``) and,
     when the adversary is on,
     its generator terms ``adv`` and ``feat`` (weights from ``adversarial``)."""
 
@@ -140,7 +156,7 @@ class CodecLoss(nn.Module):
         adversarial = adversarial or AdversarialConfig()
         self.weights = {"l1": cfg.l1_weight, "mse": cfg.mse_weight, "stft": cfg.stft_weight, "mel": cfg.mel_weight,
                         "complex": cfg.complex_weight, "magnitude": cfg.magnitude_weight, "level": cfg.level_weight,
-                        "vq": cfg.commit_weight,
+                        "loudness": cfg.loudness_weight, "vq": cfg.commit_weight,
                         "adv": adversarial.adversarial_weight, "feat": adversarial.feature_weight}
         self.stft = MultiResolutionSTFTLoss(cfg.stft_ffts)
         self.mel = MultiScaleMelLoss(cfg.mel_ffts, cfg.n_mels, sample_rate)
@@ -156,7 +172,7 @@ class CodecLoss(nn.Module):
                                       else (zero, zero))
         mel, level = self.mel(pred, target) if cfg.mel_weight or cfg.level_weight else (zero, zero)
         return {**terms, "stft": self.stft(pred, target) if cfg.stft_weight else zero, "mel": mel, "level": level,
-                "complex": complex_mse, "magnitude": magnitude_mse, "vq": commit_loss.float()}
+                "loudness": loudness_loss(pred, target) if cfg.loudness_weight else zero, "complex": complex_mse, "magnitude": magnitude_mse, "vq": commit_loss.float()}
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor,
                 adversarial: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:

@@ -450,7 +450,7 @@ def validate(model: TeluCodec, clips: list[np.ndarray], device: torch.device, n_
 def format_epoch(record: dict) -> str:
     """The per-epoch block printed to the console."""
     t, v = record["train"], record["val"]
-    extra_losses = ("complex", "magnitude", "level", "adv", "feat", "disc")
+    extra_losses = ("complex", "magnitude", "level", "loudness", "adv", "feat", "disc")
     lines = [
         f"epoch {record['epoch']} | step {record['step']} | loss {t['total']:.4f} "
         f"(recon {t['recon']:.4f}, stft {t['stft']:.4f}, mel {t['mel']:.4f}, vq {t['vq']:.4f}"

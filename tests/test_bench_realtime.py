@@ -29,7 +29,8 @@ def test_realtime_benchmark_measures_latency_cost_and_quality(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "worst offset in a hop): 320 samples = 20.00 ms; best offset 241 samples" in result.stdout
     assert "with 20 ms blocks, from a sample's arrival to its output: up to 560 samples = 35.00 ms" in result.stdout
-    assert "| decode |" in result.stdout and "(streamed, 20 ms blocks) | 2.4 |" in result.stdout
+    assert "| decode |" in result.stdout and "| encode + decode, interleaved |" in result.stdout
+    assert "(streamed, 20 ms blocks) | 2.4 |" in result.stdout
     assert (tmp_path / "out" / "realtime.md").read_text() in result.stdout + "\n"
     refused = run_bench("--audio-dir", clips, "--model", other, "--reference-model", other)
     assert refused.returncode == 2 and "not a causal streaming model" in refused.stderr

@@ -6,7 +6,8 @@ import torch
 from conftest import tiny_model_config, voiced_clip
 from telucodec import metrics
 from telucodec.config import LossConfig, ModelConfig, preset
-from telucodec.losses import CodecLoss, CompressedSpectrumLoss, MultiResolutionSTFTLoss, MultiScaleMelLoss
+from telucodec.losses import (CodecLoss, CompressedSpectrumLoss, MultiResolutionSTFTLoss, MultiScaleMelLoss,
+                              loudness_loss)
 from telucodec.model import TeluCodec
 
 
@@ -156,3 +157,12 @@ def test_band_level_loss_is_a_gain_in_nepers_and_blind_to_phase():
     fade = torch.hann_window(8000, periodic=False)        # no edge clicks, which differ with the phase
     sine, cosine = (f(2 * torch.pi * 440 * t)[None, None] * 0.5 * fade for f in (torch.sin, torch.cos))
     assert float(loss(cosine, sine)[1]) < 0.01             # same level, other phase
+
+
+def test_loudness_loss_is_the_segments_gain_in_nepers():
+    target = torch.from_numpy(np.stack([voiced_clip(0.5, seed=0), 0.1 * voiced_clip(0.5, seed=1)]))[:, None]
+    gains_db = torch.tensor([-2.0, 1.0])[:, None, None]       # |ln 10^(g/20)|: 0.2303 and 0.1151 Np
+    assert abs(float(loudness_loss(target * 10 ** (gains_db / 20), target)) - (0.2303 + 0.1151) / 2) < 1e-4
+    assert float(loudness_loss(target, target)) == 0.0
+    weighted = CodecLoss(LossConfig(loudness_weight=3.0), 16000)(0.5 * target, target, torch.zeros(()))
+    assert abs(float(weighted["loudness"]) - 3.0 * 0.6931) < 1e-3     # half the amplitude: ln 2 Np
