@@ -11,8 +11,9 @@ held-out speech against Opus at its real-time settings and a non-causal model, i
   emitted samples while streaming 20 ms blocks.
 - **Cost:** each 20 ms block of ``--seconds`` of speech-like audio timed through the encoder's
   ``push`` alone, the decoder's alone, and both interleaved (a two-way call on one thread), on one
-  thread (mean, 99th percentile, and headroom = 20 ms / time; the fastest of 3 streams), against the same model's whole-signal ``encode`` / ``decode`` per 20 ms of
-  audio (best of 3), measured in the same run.
+  thread (mean, 99th percentile, and headroom = 20 ms / time; the fastest of 3 streams), against
+  the same model's whole-signal ``encode`` / ``decode`` per 20 ms of audio (best of 3), measured
+  in the same run.
 - **Quality:** every clip of DIR streamed in 20 ms blocks at each ``--kbps``; bitrate from the
   ``.tlc`` file of the same codes (entropy-coded when the model has tables, header included);
   PESQ-WB, STOI, SI-SDR and level against the input. The same for the reference model (whole
@@ -97,29 +98,21 @@ def block_costs(codec, wav: np.ndarray, n_q: int, passes: int = 3) -> dict[str, 
     blocks = [wav[start : start + BLOCK] for start in range(0, len(wav), BLOCK)]
     frames = BLOCK // codec.hop_length
     packets = [codes[:, i : i + frames] for i in range(0, codes.shape[1], frames)]
-    runs = {"encode": lambda: _timed_pushes(codec.stream_encoder(n_q=n_q), blocks),
-            "decode": lambda: _timed_pushes(codec.stream_decoder(), packets),
-            "encode + decode, interleaved": lambda: _interleaved(codec, blocks, n_q)}
+    runs = {"encode": lambda: _push_times(codec.stream_encoder(n_q=n_q).push, blocks),
+            "decode": lambda: _push_times(codec.stream_decoder().push, packets),
+            "encode + decode, interleaved": lambda: _push_times(_duplex(codec, n_q), blocks)}
     return {name: min((run() for _ in range(passes)), key=np.mean) for name, run in runs.items()}
 
 
-def _timed_pushes(stream_object, items: list) -> np.ndarray:
-    times = []
-    for item in items:
-        t0 = time.perf_counter()
-        stream_object.push(item)
-        times.append(time.perf_counter() - t0)
-    return np.array(times[SAMPLE_RATE // BLOCK :])
+def _push_times(push, items: list) -> np.ndarray:
+    """Seconds of ``push(item)`` for each item, less the first second's (warm-up)."""
+    return np.array([_timed(lambda: push(item)) for item in items][SAMPLE_RATE // BLOCK :])
 
 
-def _interleaved(codec, blocks: list[np.ndarray], n_q: int) -> np.ndarray:
+def _duplex(codec, n_q: int):
+    """A block's push through a new encoder and, at once, a new decoder (both ends of a call)."""
     enc, dec = codec.stream_encoder(n_q=n_q), codec.stream_decoder()
-    times = []
-    for block in blocks:
-        t0 = time.perf_counter()
-        dec.push(enc.push(block))
-        times.append(time.perf_counter() - t0)
-    return np.array(times[SAMPLE_RATE // BLOCK :])
+    return lambda block: dec.push(enc.push(block))
 
 
 def whole_signal_costs(codec, wav: np.ndarray, n_q: int) -> tuple[float, float]:

@@ -146,9 +146,9 @@ class CompressedSpectrumLoss(_MultiSTFT):
 class CodecLoss(nn.Module):
     """The training objective, the one place where loss weights are applied and summed: waveform
     L1 + MSE (logged together as ``recon``), multi-resolution STFT, multi-scale mel, band levels,
-    broadband levels, compressed complex STFT and magnitude (the last three off by default), commitment (``vq``) and,
-    when the adversary is on,
-    its generator terms ``adv`` and ``feat`` (weights from ``adversarial``)."""
+    broadband levels, compressed complex STFT and magnitude (the last four off by default),
+    commitment (``vq``) and, when the adversary is on, its generator terms ``adv`` and ``feat``
+    (weights from ``adversarial``)."""
 
     def __init__(self, cfg: LossConfig, sample_rate: int, adversarial: AdversarialConfig | None = None):
         super().__init__()
@@ -172,7 +172,8 @@ class CodecLoss(nn.Module):
                                       else (zero, zero))
         mel, level = self.mel(pred, target) if cfg.mel_weight or cfg.level_weight else (zero, zero)
         return {**terms, "stft": self.stft(pred, target) if cfg.stft_weight else zero, "mel": mel, "level": level,
-                "loudness": loudness_loss(pred, target) if cfg.loudness_weight else zero, "complex": complex_mse, "magnitude": magnitude_mse, "vq": commit_loss.float()}
+                "loudness": loudness_loss(pred, target) if cfg.loudness_weight else zero,
+                "complex": complex_mse, "magnitude": magnitude_mse, "vq": commit_loss.float()}
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor,
                 adversarial: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
